@@ -1,0 +1,1 @@
+"""Colour black-and-white photographs and film frames in batches."""

@@ -1,0 +1,28 @@
+"""Choose the torch device from the user's ``--device``."""
+
+from __future__ import annotations
+
+import torch
+
+
+class DeviceError(ValueError):
+    """The device asked for cannot be used on this machine."""
+
+
+def pick_device(name: str) -> torch.device:
+    """``auto`` takes CUDA when present; asking for CUDA without it is an error, not a
+    silent fall-back, so a GPU job never crawls along on the CPU unnoticed."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError as exc:
+        raise DeviceError(f"unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(f"--device {name}: CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
+    elif dev.type != "cpu":
+        raise DeviceError(f"unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
+    return dev

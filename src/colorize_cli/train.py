@@ -1,0 +1,286 @@
+"""``colorize-train``: train the colorizer from scratch on a folder of colour photos.
+
+Resumable by design: the run folder holds ``last.pt`` (model, optimiser, step, random
+state), rewritten atomically every few minutes, and ``log.jsonl`` with the losses; running
+the same command again continues where a cut-off run stopped. Each checkpoint also exports
+``colorizer.safetensors``, the file that ships.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from . import bins
+from .lab import lab_to_rgb
+from .model import ColorizerNet, normalise_l
+from .resnet import adapt_torchvision_state
+from .traindata import CACHE_SIZE, CropCache, build_cache, random_batch, to_lab
+from .weights import ModelSpec, load_weights, save_weights
+
+OUTPUT_STRIDE = 4  # the network predicts a/b at a quarter of its input resolution
+MIN_BIN_PIXELS = 1  # every a/b bin that occurs in the training targets becomes a class
+DEFAULT_TEMPERATURE = 0.38
+DEFAULT_INPUT_SIZE = 224
+
+
+def targets_ab(lab: torch.Tensor) -> torch.Tensor:
+    """a/b at the network's output resolution (area average, as the pipeline upsamples)."""
+    return F.avg_pool2d(lab[:, 1:], OUTPUT_STRIDE)
+
+
+def derive_bins(crops: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Classes and their prior from every training pixel at output resolution."""
+    abs_ = []
+    for i in range(0, len(crops), 512):
+        ab = targets_ab(to_lab(crops[i : i + 512]))
+        abs_.append(ab.permute(0, 2, 3, 1).reshape(-1, 2))
+    return bins.occupied_bins(torch.cat(abs_), min_count=MIN_BIN_PIXELS)
+
+
+def class_loss(
+    logits: torch.Tensor, ab: torch.Tensor, centres: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Rebalanced cross-entropy against soft-encoded targets (Zhang et al., eq. 2)."""
+    target = bins.soft_encode(ab, centres)
+    logp = F.log_softmax(logits.float(), dim=1)
+    pixel_w = weights[target.argmax(dim=1)]
+    return -(pixel_w * (target * logp).sum(dim=1)).mean()
+
+
+def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
+    """Linear warm-up, then cosine decay to 2% of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = (a - b).square().mean().item()
+    return 10 * math.log10(1.0 / max(mse, 1e-12))
+
+
+@torch.inference_mode()
+def validate(
+    net: ColorizerNet,
+    val: np.ndarray,
+    centres: torch.Tensor,
+    weights: torch.Tensor,
+    device: torch.device,
+    temperatures: tuple[float, ...] = (1.0, 0.6, DEFAULT_TEMPERATURE),
+) -> dict[str, float]:
+    """Validation loss and RGB PSNR per decoding temperature, beside the grey baseline."""
+    net.eval()
+    out: dict[str, float] = {}
+    losses, sq = [], {t: 0.0 for t in (*temperatures, "grey")}
+    n = 0
+    for i in range(0, len(val), 64):
+        lab = to_lab(val[i : i + 64]).to(device)
+        logits = net(normalise_l(lab[:, :1]))
+        losses.append(class_loss(logits, targets_ab(lab), centres, weights).item() * len(lab))
+        truth = lab_to_rgb(lab)
+        for t in temperatures:
+            ab = bins.annealed_mean(logits, centres, t)
+            ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
+            rgb = lab_to_rgb(torch.cat((lab[:, :1], ab), dim=1))
+            sq[t] += (rgb - truth).square().mean().item() * len(lab)
+        grey = lab_to_rgb(torch.cat((lab[:, :1], torch.zeros_like(lab[:, 1:])), dim=1))
+        sq["grey"] += (grey - truth).square().mean().item() * len(lab)
+        n += len(lab)
+    out["val_loss"] = sum(losses) / n
+    for t, s in sq.items():
+        out[f"val_psnr_{t}"] = 10 * math.log10(1.0 / (s / n))
+    net.train()
+    return out
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--run",
+    "run_dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs/colorizer"),
+    show_default=True,
+    help="Folder for checkpoints, log and exported weights.",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(path_type=Path),
+    default=Path("runs/cache"),
+    show_default=True,
+    help="Folder for the pre-decoded crop cache.",
+)
+@click.option("--steps", type=int, default=4000, show_default=True)
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--crop", type=click.IntRange(32, CACHE_SIZE), default=96, show_default=True)
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
+@click.option("--warmup", type=int, default=200, show_default=True)
+@click.option("--val-fraction", type=float, default=0.02, show_default=True)
+@click.option("--val-every", type=int, default=250, show_default=True)
+@click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option(
+    "--init-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start from these colorizer weights (a new phase of training).",
+)
+@click.option(
+    "--init-encoder",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Start the encoder from a torchvision resnet18 state dict (.pth).",
+)
+def main(
+    data_dir: Path,
+    run_dir: Path,
+    cache_dir: Path,
+    steps: int,
+    batch_size: int,
+    crop: int,
+    lr: float,
+    warmup: int,
+    val_fraction: float,
+    val_every: int,
+    checkpoint_minutes: float,
+    seed: int,
+    device: str,
+    threads: int | None,
+    init_from: Path | None,
+    init_encoder: Path | None,
+) -> None:
+    """Train the colorizer on the colour photos under DATA_DIR."""
+    from .device import pick_device
+
+    dev = pick_device(device)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.manual_seed(seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    cache: CropCache = build_cache(data_dir, cache_dir, val_fraction, seed)
+    click.echo(
+        f"cache: {len(cache.train)} train, {len(cache.val)} val crops ({time.time() - t0:.0f}s)"
+    )
+
+    ckpt_path = run_dir / "last.pt"
+    ckpt = torch.load(ckpt_path, weights_only=True) if ckpt_path.exists() else None
+    if ckpt is not None:
+        centres, probs = ckpt["centres"], ckpt["probs"]
+    elif init_from is not None:
+        _, centres, _ = load_weights(init_from)
+        probs = _probs_for(centres, cache.train)
+    else:
+        centres, probs = derive_bins(cache.train)
+    class_w = bins.rebalance_weights(probs, centres)
+    net = ColorizerNet(num_bins=len(centres))
+    if init_from is not None and ckpt is None:
+        net.load_state_dict(load_weights(init_from)[0].state_dict())
+    if init_encoder is not None and ckpt is None:
+        state = torch.load(init_encoder, map_location="cpu", weights_only=True)
+        net.encoder.load_state_dict(adapt_torchvision_state(state))
+    net = net.to(dev, memory_format=torch.channels_last).train()
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    rng = np.random.default_rng(seed)
+    step = 0
+    if ckpt is not None:
+        net.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optim"])
+        rng.bit_generator.state = ckpt["rng"]
+        step = ckpt["step"]
+        click.echo(f"resumed at step {step}")
+    centres_d, class_w_d = centres.to(dev), class_w.to(dev)
+    click.echo(f"{len(centres)} a/b classes, device {dev}, {torch.get_num_threads()} threads")
+
+    log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run
+    use_amp = dev.type == "cuda"
+    last_ckpt, tick, seen, losses = time.time(), time.time(), 0, []
+
+    def checkpoint() -> None:
+        _save_checkpoint(
+            ckpt_path,
+            {
+                "model": net.state_dict(),
+                "optim": opt.state_dict(),
+                "step": step,
+                "rng": rng.bit_generator.state,
+                "centres": centres,
+                "probs": probs,
+            },
+        )
+        spec = ModelSpec(temperature=DEFAULT_TEMPERATURE, input_size=DEFAULT_INPUT_SIZE)
+        save_weights(run_dir / "colorizer.safetensors", net, centres, spec)
+
+    while step < steps:
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, steps, lr, warmup)
+        lab = random_batch(cache.train, batch_size, crop, rng).to(dev, non_blocking=True)
+        x = normalise_l(lab[:, :1]).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+            logits = net(x)
+        loss = class_loss(logits, targets_ab(lab), centres_d, class_w_d)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        seen += batch_size
+        losses.append(loss.item())
+        if step % 20 == 0:
+            now = time.time()
+            rec = {
+                "step": step,
+                "loss": sum(losses) / len(losses),
+                "lr": opt.param_groups[0]["lr"],
+                "ips": seen / (now - tick),
+                "crop": crop,
+                "time": now,
+            }
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            click.echo(
+                " ".join(
+                    f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in rec.items()
+                    if k != "time"
+                )
+            )
+            tick, seen, losses = now, 0, []
+        if step % val_every == 0 or step == steps:
+            rec = {"step": step, **validate(net, cache.val, centres_d, class_w_d, dev)}
+            log.write(json.dumps(rec) + "\n")
+            log.flush()
+            click.echo(" ".join(f"{k}={v:.4g}" for k, v in rec.items()))
+        if time.time() - last_ckpt > checkpoint_minutes * 60 or step == steps:
+            checkpoint()
+            last_ckpt = time.time()
+    log.close()
+    click.echo(f"done: {step} steps; weights in {run_dir / 'colorizer.safetensors'}")
+
+
+def _probs_for(centres: torch.Tensor, crops: np.ndarray) -> torch.Tensor:
+    """Prior over existing classes (nearest centre), for a phase started from weights."""
+    counts = torch.zeros(len(centres))
+    for i in range(0, len(crops), 512):
+        ab = targets_ab(to_lab(crops[i : i + 512])).permute(0, 2, 3, 1).reshape(-1, 2)
+        counts += torch.bincount(torch.cdist(ab, centres).argmin(1), minlength=len(centres))
+    return counts / counts.sum()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""Training data: a pre-decoded cache of colour crops, and random batches from it.
+
+On two cores, decoding JPEGs and converting them to Lab inside the training loop takes a
+core away from the model. The photos are therefore decoded once into a uint8 array of
+square ``CACHE_SIZE`` crops (short side resized to fit, centre crop) kept in an ignored
+folder; a training step only slices, flips and converts a batch to Lab in torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .discover import is_image_name
+from .lab import rgb_to_lab
+
+CACHE_SIZE = 128
+
+
+def _load_square(path: Path, size: int = CACHE_SIZE) -> np.ndarray:
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        w, h = im.size
+        scale = size / min(w, h)
+        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BICUBIC)
+        w, h = im.size
+        left, top = (w - size) // 2, (h - size) // 2
+        return np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def list_photos(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p.name))
+
+
+@dataclass(frozen=True)
+class CropCache:
+    """uint8 RGB crops ``(N, S, S, 3)`` for training and validation."""
+
+    train: np.ndarray
+    val: np.ndarray
+
+
+def build_cache(
+    root: Path, cache_dir: Path, val_fraction: float, seed: int, workers: int = 2
+) -> CropCache:
+    """Decode every photo under ``root`` once; reuse the arrays on later runs.
+
+    The split is a seeded permutation of the sorted file list, and the cache file name
+    hashes that list, so the same data and seed always give the same held-out photos.
+    """
+    paths = list_photos(root)
+    if not paths:
+        raise SystemExit(f"no photos found under {root}")
+    key = hashlib.sha256(
+        "\n".join([str(seed), str(val_fraction), *map(str, paths)]).encode()
+    ).hexdigest()[:12]
+    file = cache_dir / f"crops{CACHE_SIZE}-{key}.npz"
+    if file.exists():
+        with np.load(file) as z:
+            return CropCache(z["train"], z["val"])
+    with ProcessPoolExecutor(workers) as pool:
+        crops = np.stack(list(pool.map(_load_square, paths, chunksize=64)))
+    order = np.random.default_rng(seed).permutation(len(paths))
+    n_val = max(1, int(len(paths) * val_fraction))
+    cache = CropCache(train=crops[order[n_val:]], val=crops[order[:n_val]])
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp.npz")
+    np.savez(tmp, train=cache.train, val=cache.val)
+    tmp.replace(file)
+    return cache
+
+
+def to_lab(batch_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 ``(N, H, W, 3)`` -> Lab ``(N, 3, H, W)`` float32."""
+    rgb = torch.as_tensor(batch_uint8).permute(0, 3, 1, 2).float() / 255.0
+    return rgb_to_lab(rgb)
+
+
+def random_batch(
+    crops: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator
+) -> torch.Tensor:
+    """Random crops of side ``crop`` with random horizontal flips, as Lab."""
+    idx = rng.integers(0, len(crops), batch_size)
+    s = crops.shape[1]
+    out = np.empty((batch_size, crop, crop, 3), dtype=np.uint8)
+    for j, i in enumerate(idx):
+        y, x = rng.integers(0, s - crop + 1, 2)
+        patch = crops[i, y : y + crop, x : x + crop]
+        out[j] = patch[:, ::-1] if rng.random() < 0.5 else patch
+    return to_lab(out)

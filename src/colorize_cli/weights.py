@@ -1,0 +1,109 @@
+"""Colorizer weights on disk: the shipped file, its checksum, safe loading and saving.
+
+Weights are safetensors (no pickled code can run on load). Besides the network's tensors
+the file carries everything needed to decode its output, so one file is one model: the
+a/b bin centres (``bins.centres``), the annealed-mean temperature and the inference size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .model import ColorizerNet
+
+FORMAT = "colorize-cli/1"
+SHIPPED_NAME = "colorizer.safetensors"
+# sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
+SHIPPED_SHA256 = "0000000000000000000000000000000000000000000000000000000000000000"
+CENTRES_KEY = "bins.centres"
+
+
+class WeightsError(Exception):
+    """A weights file that is missing, damaged or not a colorize-cli colorizer."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What, besides the tensors, decoding the network's output needs."""
+
+    temperature: float
+    input_size: int
+
+
+def shipped_path() -> Path:
+    return Path(str(resources.files("colorize_cli.weights").joinpath(SHIPPED_NAME)))
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_weights(
+    path: Path, net: ColorizerNet, centres: torch.Tensor, spec: ModelSpec, half: bool = True
+) -> None:
+    """Write weights atomically; floating tensors in half precision unless ``half`` is off."""
+    tensors = {
+        k: (v.half() if half and v.is_floating_point() else v).detach().cpu().contiguous()
+        for k, v in net.state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
+    tensors[CENTRES_KEY] = centres.float().cpu().contiguous()
+    meta = {
+        "format": FORMAT,
+        "temperature": repr(spec.temperature),
+        "input_size": str(spec.input_size),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_weights(
+    path: Path | None = None, expected_sha256: str | None = None
+) -> tuple[ColorizerNet, torch.Tensor, ModelSpec]:
+    """Load a colorizer; ``path`` None means the shipped weights, checked against their sha256.
+
+    Raises :class:`WeightsError` naming the file and what is wrong with it.
+    """
+    if path is None:
+        path, expected_sha256 = shipped_path(), SHIPPED_SHA256
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights file not found")
+    if expected_sha256 is not None:
+        actual = sha256_of(path)
+        if actual != expected_sha256:
+            raise WeightsError(
+                f"{path}: checksum mismatch (sha256 {actual}, expected {expected_sha256}); "
+                "the file is damaged or not the shipped colorizer"
+            )
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if meta.get("format") != FORMAT or CENTRES_KEY not in tensors:
+        raise WeightsError(f"{path}: not a colorize-cli colorizer (format {meta.get('format')!r})")
+    centres = tensors.pop(CENTRES_KEY)
+    net = ColorizerNet(num_bins=centres.shape[0])
+    try:
+        net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+    except RuntimeError as exc:
+        raise WeightsError(f"{path}: tensors do not fit the colorizer ({exc})") from exc
+    missing = set(net.state_dict()) - set(tensors)
+    if any(not k.endswith("num_batches_tracked") for k in missing):
+        raise WeightsError(f"{path}: missing tensors {sorted(missing)[:3]}")
+    spec = ModelSpec(temperature=float(meta["temperature"]), input_size=int(meta["input_size"]))
+    return net.eval(), centres.float(), spec

@@ -1,0 +1,1 @@
+"""Shipped colorizer weights (package data; see MODEL_CARD.md)."""
