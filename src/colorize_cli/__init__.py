@@ -1,1 +1,29 @@
-"""Colour black-and-white photographs and film frames in batches."""
+"""Colour black-and-white photographs and film frames in batches.
+
+The public API; the ``colorize`` command is a thin layer over it::
+
+    from colorize_cli import Colorizer, Options, colorize_dir
+
+Names are imported on first use, so that ``colorize --version`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Colorizer": "api",
+    "Summary": "api",
+    "colorize_dir": "api",
+    "colorize_paths": "api",
+    "Options": "config",
+    "Result": "pipeline",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

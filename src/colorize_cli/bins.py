@@ -22,7 +22,7 @@ PRIOR_UNIFORM_MIX = 0.5  # lambda in Zhang et al.
 
 def bin_index(ab: torch.Tensor) -> torch.Tensor:
     """Flat grid index of each a/b pair; ``ab`` is ``(..., 2)``."""
-    side = int(round(2 * AB_RANGE / GRID)) + 1
+    side = round(2 * AB_RANGE / GRID) + 1
     ij = torch.round((ab.clamp(-AB_RANGE, AB_RANGE) + AB_RANGE) / GRID).long()
     return ij[..., 0] * side + ij[..., 1]
 
@@ -34,7 +34,7 @@ def occupied_bins(ab: torch.Tensor, min_count: int = 1) -> tuple[torch.Tensor, t
     Deriving the classes from the training data keeps only colours that occur in real
     photographs (about 300 for a 10-unit grid), so no logit is spent on impossible ones.
     """
-    side = int(round(2 * AB_RANGE / GRID)) + 1
+    side = round(2 * AB_RANGE / GRID) + 1
     counts = torch.bincount(bin_index(ab), minlength=side * side)
     keep = torch.nonzero(counts >= min_count).squeeze(1)
     centres = torch.stack((keep // side, keep % side), dim=1).to(ab.dtype) * GRID - AB_RANGE

@@ -78,6 +78,11 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(lab_to_linear(lab)).clamp(0.0, 1.0)
 
 
+def rgb_to_luminance(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB ``(*, 3, H, W)`` in [0, 1] -> relative luminance Y ``(*, H, W)`` in [0, 1]."""
+    return torch.einsum("j,...jhw->...hw", _matrix(rgb)[1], srgb_to_linear(rgb))
+
+
 def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
     """Grey sRGB values in [0, 1] (any shape) -> L in [0, 100].
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .discover import is_image_name
+from .formats import is_image_name
 from .lab import rgb_to_lab
 
 CACHE_SIZE = 128

@@ -38,7 +38,7 @@ class ModelSpec:
 
 
 def shipped_path() -> Path:
-    return Path(str(resources.files("colorize_cli.weights").joinpath(SHIPPED_NAME)))
+    return Path(str(resources.files("colorize_cli.shipped").joinpath(SHIPPED_NAME)))
 
 
 def sha256_of(path: Path) -> str:

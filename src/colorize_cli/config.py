@@ -1,0 +1,27 @@
+"""Options of a colouring run, with their defaults, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything ``colorize`` lets a user choose; the CLI only fills this in."""
+
+    batch_size: int = 8
+    device: str = "auto"
+    format: str | None = None  # png, jpg, tif, bmp, webp; None keeps each input's format
+    overwrite: bool = False
+    weights: Path | None = None  # None: the shipped weights, checked against their sha256
+    temperature: float | None = None  # None: the one stored with the weights
+    workers: int = default_workers()  # threads for decoding and for encoding
+    # Full-resolution pixels held in memory at once across all stages; a single image
+    # larger than this still runs, alone. 128 M pixels is about 1.5 GiB at worst (16-bit).
+    max_pixels_in_flight: int = 128_000_000

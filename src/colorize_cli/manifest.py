@@ -1,0 +1,29 @@
+"""``--manifest FILE.jsonl``: one JSON object per input, written as each one finishes.
+
+Keys: ``input``, ``output`` (null for ignored files and folder problems), ``status``
+(done, skipped, failed, ignored), ``reason`` (null when done) and ``seconds``. Lines are
+flushed one by one, so a killed run still leaves a manifest of what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TextIO
+
+from .pipeline import Result
+
+
+class Manifest:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115
+
+    def write(self, r: Result) -> None:
+        rec = {"input": str(r.source), "output": None if r.dest is None else str(r.dest),
+               "status": r.status, "reason": r.reason, "seconds": round(r.seconds, 4)}
+        self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()

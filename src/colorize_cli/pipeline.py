@@ -1,0 +1,268 @@
+"""Run jobs through the stages, overlapped, with bounded memory, one status per file.
+
+    read (thread pool) -> batch -> model (this thread) -> compose + write (thread pool)
+
+Reading and decoding of the next images and composing and encoding of the previous ones
+run in worker threads (Pillow, zlib and torch release the GIL) while the model works on
+the current batch. Memory is bounded by a budget of full-resolution pixels in flight:
+a file's header is read first and its pixels are charged before it is decoded, and
+released once its output is written, so a tree of 100-megapixel scans is processed a few
+at a time while small photos stream through many at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import claims
+from .batch import stack_l, thumbnail
+from .config import Options
+from .discover import Job, regular_file_problem
+from .formats import format_for
+from .read import Decoded, ReadError, pixel_count, read_image
+from .rgb import compose
+from .write import DiskFullError, encoder, write_atomic
+
+if TYPE_CHECKING:
+    from .api import Colorizer
+
+DONE, SKIPPED, FAILED, IGNORED = "done", "skipped", "failed", "ignored"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one input."""
+
+    source: Path
+    dest: Path | None
+    status: str  # DONE, SKIPPED, FAILED or IGNORED
+    reason: str | None = None
+    seconds: float = 0.0
+
+
+class Stopped(Exception):
+    """Work was abandoned because the run is stopping (Ctrl-C, disk full)."""
+
+
+class PixelBudget:
+    """Counts full-resolution pixels in flight; one image alone is always admitted."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap, self.used = cap, 0
+        self._cond = threading.Condition()
+
+    def try_acquire(self, n: int) -> bool:
+        with self._cond:
+            if self.used == 0 or self.used + n <= self.cap:
+                self.used += n
+                return True
+            return False
+
+    def acquire(self, n: int, stop: threading.Event) -> None:
+        with self._cond:
+            while not (self.used == 0 or self.used + n <= self.cap):
+                if stop.is_set():
+                    raise Stopped
+                self._cond.wait(0.2)
+            self.used += n
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+@dataclass
+class _Item:
+    job: Job
+    pixels: int
+    started: float
+    decoded: Decoded | None = None
+    thumb: np.ndarray | None = None
+
+
+class Pipeline:
+    """One run over a list of jobs; ``stop`` may be set from a signal handler."""
+
+    def __init__(self, colorizer: Colorizer, options: Options,
+                 on_result: Callable[[Result], None]) -> None:
+        self.colorizer = colorizer
+        self.options = options
+        self.on_result = on_result
+        self.stop = threading.Event()
+        self.fatal: str | None = None  # set when the run must end early (disk full)
+        self._budget = PixelBudget(options.max_pixels_in_flight)
+        self._size = colorizer.input_size
+
+    # -- stages run in worker threads ------------------------------------------------
+    def _read(self, item: _Item) -> _Item:
+        if self.stop.is_set():
+            raise Stopped
+        problem = regular_file_problem(item.job.source)
+        if problem:
+            raise ReadError(problem)
+        item.decoded = read_image(item.job.source)
+        item.thumb = thumbnail(item.decoded.gray, self._size)
+        return item
+
+    def _write(self, item: _Item, ab: np.ndarray) -> Result:
+        try:
+            if self.stop.is_set():
+                raise Stopped
+            decoded = item.decoded
+            assert decoded is not None
+            fmt = format_for(item.job.dest, self.options.format)
+            rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha)
+            item.decoded = None  # the grey is no longer needed: let it go before encoding
+            if self.stop.is_set():
+                raise Stopped
+            write_atomic(item.job.dest, encoder(rgb, decoded, fmt), self.options.overwrite)
+            return self._result(item, DONE)
+        except FileExistsError:
+            return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
+        finally:
+            claims.release(item.job.dest)
+            self._budget.release(item.pixels)
+
+    # -- bookkeeping -----------------------------------------------------------------
+    @staticmethod
+    def _result(item: _Item, status: str, reason: str | None = None) -> Result:
+        return Result(item.job.source, item.job.dest, status, reason,
+                      time.perf_counter() - item.started)
+
+    def _start(self, job: Job) -> _Item | None:
+        """Claim the output; report a skip (and return None) when there is nothing to do."""
+        t0 = time.perf_counter()
+        if not self.options.overwrite and job.dest.exists():
+            self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
+            return None
+        try:
+            holder = claims.try_claim(job.dest)
+        except OSError as exc:
+            self._fail_write(job, exc, t0)
+            return None
+        if holder is not None:
+            self.on_result(Result(job.source, job.dest, SKIPPED,
+                                  f"being written by another run (pid {holder})"))
+            return None
+        if not self.options.overwrite and job.dest.exists():  # finished before our claim
+            claims.release(job.dest)
+            self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
+            return None
+        return _Item(job, max(1, pixel_count(job.source)), t0)
+
+    def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
+        reason = f"cannot write output: {exc.strerror or exc}"
+        if isinstance(exc, DiskFullError) or exc.errno in (28, 30, 122):  # ENOSPC EROFS EDQUOT
+            self.fatal = reason
+            self.stop.set()
+        self.on_result(Result(job.source, job.dest, FAILED, reason, time.perf_counter() - t0))
+
+    def _finish_write(self, fut: Future[Result], item: _Item) -> None:
+        try:
+            self.on_result(fut.result())
+        except Stopped:
+            pass
+        except OSError as exc:
+            self._fail_write(item.job, exc, item.started)
+        except Exception as exc:  # one bad file never stops the batch
+            self.on_result(self._result(item, FAILED, f"{type(exc).__name__}: {exc}"))
+
+    # -- the main loop ---------------------------------------------------------------
+    def run(self, jobs: Iterable[Job]) -> None:
+        """Process every job; returns early, with the rest unreported, if ``stop`` is set."""
+        opts = self.options
+        pending = iter(jobs)
+        reading: deque[tuple[_Item, Future[_Item]]] = deque()
+        writing: deque[tuple[_Item, Future[Result]]] = deque()
+        batch: list[_Item] = []
+        prefetch = 2 * opts.batch_size
+        waiting: _Item | None = None  # started, waiting for budget
+        exhausted = False
+        with ThreadPoolExecutor(opts.workers, "read") as readers, \
+                ThreadPoolExecutor(opts.workers, "write") as writers:
+            try:
+                while not self.stop.is_set():
+                    # 1. keep up to `prefetch` reads in flight, within the pixel budget
+                    while len(reading) < prefetch and not exhausted:
+                        if waiting is None:
+                            job = next(pending, None)
+                            if job is None:
+                                exhausted = True
+                                break
+                            waiting = self._start(job)
+                            if waiting is None:
+                                continue
+                        if not self._budget.try_acquire(waiting.pixels):
+                            if reading or batch:
+                                break  # make progress with what is in flight first
+                            self._budget.acquire(waiting.pixels, self.stop)
+                        reading.append((waiting, readers.submit(self._read, waiting)))
+                        waiting = None
+                    # 2. report finished writes, in order, without blocking
+                    while writing and writing[0][1].done():
+                        item, fut = writing.popleft()
+                        self._finish_write(fut, item)
+                    # 3. move the oldest read into the batch, or run the batch
+                    full = len(batch) >= opts.batch_size
+                    if reading and not full:
+                        item, fut = reading.popleft()
+                        self._collect_read(item, fut, batch)
+                    elif batch:
+                        self._run_batch(batch, writers, writing)
+                        batch = []
+                    elif exhausted and waiting is None:
+                        break
+                    elif writing:
+                        item, fut = writing.popleft()
+                        fut.exception()  # wait: its budget is what the next read needs
+                        self._finish_write(fut, item)
+            finally:
+                if waiting is not None:
+                    claims.release(waiting.job.dest)
+                if self.stop.is_set():
+                    for _, fut in reading:
+                        fut.cancel()
+                for item, fut in reading:
+                    if not fut.cancelled():
+                        fut.exception()
+                    claims.release(item.job.dest)
+                for item in batch:
+                    claims.release(item.job.dest)
+                for item, fut in writing:
+                    fut.exception()
+                    self._finish_write(fut, item)
+
+    def _collect_read(self, item: _Item, fut: Future[_Item], batch: list[_Item]) -> None:
+        try:
+            batch.append(fut.result())
+            return
+        except Stopped:
+            reason = None
+        except ReadError as exc:
+            reason = str(exc)
+        except MemoryError:
+            reason = "out of memory decoding this image"
+        except Exception as exc:
+            reason = f"cannot decode: {type(exc).__name__}: {exc}"
+        claims.release(item.job.dest)
+        self._budget.release(item.pixels)
+        if reason is not None:
+            self.on_result(self._result(item, FAILED, reason))
+
+    def _run_batch(self, batch: list[_Item], writers: ThreadPoolExecutor,
+                   writing: deque[tuple[_Item, Future[Result]]]) -> None:
+        thumbs = [item.thumb for item in batch]
+        ab = self.colorizer.predict_ab(stack_l(thumbs))  # type: ignore[arg-type]
+        for item, item_ab in zip(batch, ab, strict=True):
+            item.thumb = None
+            writing.append((item, writers.submit(self._write, item, item_ab)))

@@ -1,0 +1,86 @@
+"""What a run tells its user while it works and when it ends (on stderr).
+
+On a terminal: a rich progress bar (done/total, images/s, ETA). Otherwise (logs, cron,
+schedulers): a plain line every few seconds. Failures are always printed, one line each,
+with the path and the reason; ``--quiet`` keeps only those and the exit status.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from .api import Summary
+from .pipeline import DONE, FAILED, IGNORED, Result
+
+PLAIN_EVERY_S = 5.0
+
+
+class Reporter:
+    """Receives each :class:`Result`; prints progress and the final summary."""
+
+    def __init__(self, quiet: bool, console: Console | None = None) -> None:
+        self.console = console or Console(stderr=True, highlight=False)
+        self.quiet = quiet
+        self.total = 0
+        self.count = 0
+        self.done = 0
+        self._t0 = time.perf_counter()
+        self._last_line = self._t0
+        self._bar: Progress | None = None
+        self._task = None
+
+    def start(self, total: int) -> None:
+        self.total = total
+        self._t0 = self._last_line = time.perf_counter()
+        if not self.quiet and self.console.is_terminal:
+            self._bar = Progress(
+                TextColumn("colouring"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[ips]:.1f} img/s"), TimeElapsedColumn(),
+                TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+            )
+            self._task = self._bar.add_task("colouring", total=total, ips=0.0)
+            self._bar.start()
+
+    def __call__(self, r: Result) -> None:
+        if r.status == IGNORED:
+            return
+        self.count += 1
+        self.done += r.status == DONE
+        if r.status == FAILED:
+            reason = escape(r.reason or "")
+            self.console.print(f"[red]failed[/red] {escape(str(r.source))}: {reason}")
+        elapsed = time.perf_counter() - self._t0
+        ips = self.done / elapsed if elapsed > 0 else 0.0
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.count, ips=ips)
+        elif not self.quiet and time.perf_counter() - self._last_line >= PLAIN_EVERY_S:
+            self._last_line = time.perf_counter()
+            self.console.print(f"progress {self.count}/{self.total} ({ips:.1f} img/s)")
+
+    def finish(self, summary: Summary) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+        if summary.fatal:
+            self.console.print(f"[red]stopped early:[/red] {escape(summary.fatal)}")
+        if summary.interrupted:
+            self.console.print("[yellow]interrupted[/yellow]: finished outputs are complete; "
+                               "run the same command again to go on")
+        if self.quiet:
+            return
+        parts = [f"{summary.done} done", f"{summary.skipped} skipped",
+                 f"{summary.failed} failed", f"{summary.ignored} ignored"]
+        if summary.not_attempted:
+            parts.append(f"{summary.not_attempted} not attempted")
+        self.console.print(f"summary: {', '.join(parts)} in {summary.seconds:.1f}s "
+                           f"({summary.images_per_second:.2f} img/s)")
