@@ -1,9 +1,9 @@
 """The Python API that the ``colorize`` command is a thin layer over.
 
-    from colorize_cli import Colorizer, Options, colorize_dir
-    colorizer = Colorizer()                      # loads and checks the weights once
-    coloured = colorizer.colorize(PIL_image)     # one image in memory
-    summary = colorize_dir("in/", "out/", Options(batch_size=16), colorizer=colorizer)
+from colorize_cli import Colorizer, Options, colorize_dir
+colorizer = Colorizer()                      # loads and checks the weights once
+coloured = colorizer.colorize(PIL_image)     # one image in memory
+summary = colorize_dir("in/", "out/", Options(batch_size=16), colorizer=colorizer)
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ class OutputError(Exception):
 class Colorizer:
     """The loaded model: build it once and reuse it for every image of a run."""
 
-    def __init__(self, weights: Path | None = None, device: str = "auto",
-                 temperature: float | None = None) -> None:
+    def __init__(
+        self, weights: Path | None = None, device: str = "auto", temperature: float | None = None
+    ) -> None:
         self.device = pick_device(device)
         if self.device.type == "cpu":
             torch.set_num_threads(os.cpu_count() or 1)
@@ -65,8 +66,9 @@ class Colorizer:
             logits = self.net(x)
         return bins.annealed_mean(logits, self.centres, self.temperature).cpu()
 
-    def colorize_gray(self, gray: np.ndarray, bit_depth: int = 8,
-                      alpha: np.ndarray | None = None) -> np.ndarray:
+    def colorize_gray(
+        self, gray: np.ndarray, bit_depth: int = 8, alpha: np.ndarray | None = None
+    ) -> np.ndarray:
         """(H, W) float32 grey in [0, 1] -> (H, W, 3|4) uint8 or uint16 RGB(A)."""
         ab = self.predict_ab(stack_l([thumbnail(gray, self.input_size)]))[0]
         return compose(gray, ab, bit_depth, alpha)
@@ -190,8 +192,9 @@ def colorize_dir(
         pre.add(result)
         if on_result:
             on_result(result)
-    summary = colorize_paths(found.jobs, options, colorizer=colorizer, on_result=on_result,
-                             stop=stop)
+    summary = colorize_paths(
+        found.jobs, options, colorizer=colorizer, on_result=on_result, stop=stop
+    )
     summary.failed += pre.failed
     summary.failures[:0] = pre.failures
     summary.ignored += pre.ignored

@@ -21,26 +21,63 @@ from .formats import FORMATS
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("src", metavar="IN", type=click.Path(exists=True, path_type=Path))
 @click.argument("dst", metavar="OUT", type=click.Path(path_type=Path))
-@click.option("--batch-size", type=click.IntRange(1, 1024), default=Options.batch_size,
-              show_default=True, help="Images per forward pass.")
-@click.option("--device", default=Options.device, show_default=True,
-              help="auto, cpu, cuda or cuda:N (auto takes CUDA when present).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)),
-              help="Output format (default: each input's own).")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 1024),
+    default=Options.batch_size,
+    show_default=True,
+    help="Images per forward pass.",
+)
+@click.option(
+    "--device",
+    default=Options.device,
+    show_default=True,
+    help="auto, cpu, cuda or cuda:N (auto takes CUDA when present).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    help="Output format (default: each input's own).",
+)
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
-              help="Colorizer weights (.safetensors) instead of the shipped ones.")
-@click.option("--temperature", type=click.FloatRange(0.01, 10.0),
-              help="Annealed-mean temperature: lower is more vivid (default: the weights').")
-@click.option("--workers", type=click.IntRange(1, 64), default=Options.workers,
-              show_default=True, help="Threads for decoding, and for encoding.")
-@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write one JSON line per input (input, output, status, reason, seconds).")
+@click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Colorizer weights (.safetensors) instead of the shipped ones.",
+)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(0.01, 10.0),
+    help="Annealed-mean temperature: lower is more vivid (default: the weights').",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=Options.workers,
+    show_default=True,
+    help="Threads for decoding, and for encoding.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write one JSON line per input (input, output, status, reason, seconds).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
 @click.version_option(package_name="colorize-cli")
-def main(src: Path, dst: Path, batch_size: int, device: str, fmt: str | None, overwrite: bool,
-         weights: Path | None, temperature: float | None, workers: int,
-         manifest: Path | None, quiet: bool) -> None:
+def main(
+    src: Path,
+    dst: Path,
+    batch_size: int,
+    device: str,
+    fmt: str | None,
+    overwrite: bool,
+    weights: Path | None,
+    temperature: float | None,
+    workers: int,
+    manifest: Path | None,
+    quiet: bool,
+) -> None:
     """Colour every black-and-white photo or film frame under IN into a mirror under OUT."""
     from .api import Colorizer, OutputError, colorize_dir
     from .device import DeviceError
@@ -48,8 +85,15 @@ def main(src: Path, dst: Path, batch_size: int, device: str, fmt: str | None, ov
     from .progress import Reporter
     from .weights import WeightsError
 
-    options = Options(batch_size=batch_size, device=device, format=fmt, overwrite=overwrite,
-                      weights=weights, temperature=temperature, workers=workers)
+    options = Options(
+        batch_size=batch_size,
+        device=device,
+        format=fmt,
+        overwrite=overwrite,
+        weights=weights,
+        temperature=temperature,
+        workers=workers,
+    )
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
     except (WeightsError, DeviceError) as exc:
@@ -73,8 +117,15 @@ def main(src: Path, dst: Path, batch_size: int, device: str, fmt: str | None, ov
             log.write(result)  # type: ignore[arg-type]
 
     try:
-        summary = colorize_dir(src, dst, options, colorizer=colorizer, on_result=on_result,
-                               on_total=reporter.start, stop=stop)
+        summary = colorize_dir(
+            src,
+            dst,
+            options,
+            colorizer=colorizer,
+            on_result=on_result,
+            on_total=reporter.start,
+            stop=stop,
+        )
     except OutputError as exc:
         raise click.UsageError(str(exc)) from None
     finally:

@@ -101,4 +101,3 @@ def regular_file_problem(path: Path) -> str | None:
     if not stat.S_ISREG(mode):
         return "not a regular file"
     return None
-

@@ -20,8 +20,13 @@ class Manifest:
         self._file: TextIO = open(path, "w", encoding="utf-8")  # noqa: SIM115
 
     def write(self, r: Result) -> None:
-        rec = {"input": str(r.source), "output": None if r.dest is None else str(r.dest),
-               "status": r.status, "reason": r.reason, "seconds": round(r.seconds, 4)}
+        rec = {
+            "input": str(r.source),
+            "output": None if r.dest is None else str(r.dest),
+            "status": r.status,
+            "reason": r.reason,
+            "seconds": round(r.seconds, 4),
+        }
         self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._file.flush()
 

@@ -93,8 +93,9 @@ class _Item:
 class Pipeline:
     """One run over a list of jobs; ``stop`` may be set from a signal handler."""
 
-    def __init__(self, colorizer: Colorizer, options: Options,
-                 on_result: Callable[[Result], None]) -> None:
+    def __init__(
+        self, colorizer: Colorizer, options: Options, on_result: Callable[[Result], None]
+    ) -> None:
         self.colorizer = colorizer
         self.options = options
         self.on_result = on_result
@@ -136,8 +137,9 @@ class Pipeline:
     # -- bookkeeping -----------------------------------------------------------------
     @staticmethod
     def _result(item: _Item, status: str, reason: str | None = None) -> Result:
-        return Result(item.job.source, item.job.dest, status, reason,
-                      time.perf_counter() - item.started)
+        return Result(
+            item.job.source, item.job.dest, status, reason, time.perf_counter() - item.started
+        )
 
     def _start(self, job: Job) -> _Item | None:
         """Claim the output; report a skip (and return None) when there is nothing to do."""
@@ -151,8 +153,11 @@ class Pipeline:
             self._fail_write(job, exc, t0)
             return None
         if holder is not None:
-            self.on_result(Result(job.source, job.dest, SKIPPED,
-                                  f"being written by another run (pid {holder})"))
+            self.on_result(
+                Result(
+                    job.source, job.dest, SKIPPED, f"being written by another run (pid {holder})"
+                )
+            )
             return None
         if not self.options.overwrite and job.dest.exists():  # finished before our claim
             claims.release(job.dest)
@@ -188,8 +193,10 @@ class Pipeline:
         prefetch = 2 * opts.batch_size
         waiting: _Item | None = None  # started, waiting for budget
         exhausted = False
-        with ThreadPoolExecutor(opts.workers, "read") as readers, \
-                ThreadPoolExecutor(opts.workers, "write") as writers:
+        with (
+            ThreadPoolExecutor(opts.workers, "read") as readers,
+            ThreadPoolExecutor(opts.workers, "write") as writers,
+        ):
             try:
                 while not self.stop.is_set():
                     # 1. keep up to `prefetch` reads in flight, within the pixel budget
@@ -259,8 +266,12 @@ class Pipeline:
         if reason is not None:
             self.on_result(self._result(item, FAILED, reason))
 
-    def _run_batch(self, batch: list[_Item], writers: ThreadPoolExecutor,
-                   writing: deque[tuple[_Item, Future[Result]]]) -> None:
+    def _run_batch(
+        self,
+        batch: list[_Item],
+        writers: ThreadPoolExecutor,
+        writing: deque[tuple[_Item, Future[Result]]],
+    ) -> None:
         thumbs = [item.thumb for item in batch]
         ab = self.colorizer.predict_ab(stack_l(thumbs))  # type: ignore[arg-type]
         for item, item_ab in zip(batch, ab, strict=True):

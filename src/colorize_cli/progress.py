@@ -45,9 +45,14 @@ class Reporter:
         self._t0 = self._last_line = time.perf_counter()
         if not self.quiet and self.console.is_terminal:
             self._bar = Progress(
-                TextColumn("colouring"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[ips]:.1f} img/s"), TimeElapsedColumn(),
-                TextColumn("ETA"), TimeRemainingColumn(), console=self.console,
+                TextColumn("colouring"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[ips]:.1f} img/s"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=self.console,
             )
             self._task = self._bar.add_task("colouring", total=total, ips=0.0)
             self._bar.start()
@@ -74,13 +79,21 @@ class Reporter:
         if summary.fatal:
             self.console.print(f"[red]stopped early:[/red] {escape(summary.fatal)}")
         if summary.interrupted:
-            self.console.print("[yellow]interrupted[/yellow]: finished outputs are complete; "
-                               "run the same command again to go on")
+            self.console.print(
+                "[yellow]interrupted[/yellow]: finished outputs are complete; "
+                "run the same command again to go on"
+            )
         if self.quiet:
             return
-        parts = [f"{summary.done} done", f"{summary.skipped} skipped",
-                 f"{summary.failed} failed", f"{summary.ignored} ignored"]
+        parts = [
+            f"{summary.done} done",
+            f"{summary.skipped} skipped",
+            f"{summary.failed} failed",
+            f"{summary.ignored} ignored",
+        ]
         if summary.not_attempted:
             parts.append(f"{summary.not_attempted} not attempted")
-        self.console.print(f"summary: {', '.join(parts)} in {summary.seconds:.1f}s "
-                           f"({summary.images_per_second:.2f} img/s)")
+        self.console.print(
+            f"summary: {', '.join(parts)} in {summary.seconds:.1f}s "
+            f"({summary.images_per_second:.2f} img/s)"
+        )

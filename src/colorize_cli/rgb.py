@@ -28,8 +28,13 @@ def _row_weights(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor, tor
     return i0, i1, (pos - i0).float()
 
 
-def compose(gray: np.ndarray, ab: torch.Tensor, bit_depth: int, alpha: np.ndarray | None = None,
-            strip_pixels: int = STRIP_PIXELS) -> np.ndarray:
+def compose(
+    gray: np.ndarray,
+    ab: torch.Tensor,
+    bit_depth: int,
+    alpha: np.ndarray | None = None,
+    strip_pixels: int = STRIP_PIXELS,
+) -> np.ndarray:
     """Full-resolution RGB(A) ``(H, W, 3|4)`` of dtype uint8 or uint16 (as ``bit_depth``).
 
     ``gray`` is the (H, W) float32 grey from :mod:`colorize_cli.read`, ``ab`` the model's
@@ -41,8 +46,9 @@ def compose(gray: np.ndarray, ab: torch.Tensor, bit_depth: int, alpha: np.ndarra
     out = np.empty((height, width, channels), dtype=dtype)
     ab = ab.float().cpu()
     # Widen once to full width (h rows only); rows are then interpolated strip by strip.
-    ab_wide = F.interpolate(ab[None], size=(ab.shape[1], width), mode="bilinear",
-                            align_corners=False)[0]
+    ab_wide = F.interpolate(
+        ab[None], size=(ab.shape[1], width), mode="bilinear", align_corners=False
+    )[0]
     i0, i1, w = _row_weights(height, ab.shape[1])
     rows = max(1, strip_pixels // max(1, width))
     for top in range(0, height, rows):

@@ -165,6 +165,7 @@ def main(
     threads: int | None,
     init_from: Path | None,
     init_encoder: Path | None,
+    choose_temperature: bool,
 ) -> None:
     """Train the colorizer on the colour photos under DATA_DIR."""
     from .device import pick_device
@@ -270,7 +271,18 @@ def main(
             checkpoint()
             last_ckpt = time.time()
     log.close()
-    click.echo(f"done: {step} steps; weights in {run_dir / 'colorizer.safetensors'}")
+    exported = run_dir / "colorizer.safetensors"
+    if step == steps and not exported.exists():
+        checkpoint()
+    click.echo(f"done: {step} steps; weights in {exported}")
+    if choose_temperature:
+        from .temperature import choose
+
+        t, table = choose(exported, cache.val_paths)
+        net_, centres_, spec_ = load_weights(exported)
+        save_weights(exported, net_, centres_, ModelSpec(t, spec_.input_size))
+        (run_dir / "temperature.json").write_text(json.dumps({"chosen": t, "table": table}))
+        click.echo(f"temperature {t} chosen on {len(cache.val_paths)} validation photos")
 
 
 def _probs_for(centres: torch.Tensor, crops: np.ndarray) -> torch.Tensor:

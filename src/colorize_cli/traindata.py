@@ -44,6 +44,7 @@ class CropCache:
 
     train: np.ndarray
     val: np.ndarray
+    val_paths: list[Path]  # the held-out photos themselves, for choosing the temperature
 
 
 def build_cache(
@@ -61,14 +62,15 @@ def build_cache(
         "\n".join([str(seed), str(val_fraction), *map(str, paths)]).encode()
     ).hexdigest()[:12]
     file = cache_dir / f"crops{CACHE_SIZE}-{key}.npz"
-    if file.exists():
-        with np.load(file) as z:
-            return CropCache(z["train"], z["val"])
-    with ProcessPoolExecutor(workers) as pool:
-        crops = np.stack(list(pool.map(_load_square, paths, chunksize=64)))
     order = np.random.default_rng(seed).permutation(len(paths))
     n_val = max(1, int(len(paths) * val_fraction))
-    cache = CropCache(train=crops[order[n_val:]], val=crops[order[:n_val]])
+    val_paths = [paths[i] for i in order[:n_val]]
+    if file.exists():
+        with np.load(file) as z:
+            return CropCache(z["train"], z["val"], val_paths)
+    with ProcessPoolExecutor(workers) as pool:
+        crops = np.stack(list(pool.map(_load_square, paths, chunksize=64)))
+    cache = CropCache(train=crops[order[n_val:]], val=crops[order[:n_val]], val_paths=val_paths)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp.npz")
     np.savez(tmp, train=cache.train, val=cache.val)

@@ -28,6 +28,7 @@ TEMP_MARK = ".colorize-tmp"
 JPEG_QUALITY = 95
 PNG_COMPRESS_LEVEL = 3  # zlib level: 6 (Pillow's default) costs twice the time for ~5% less
 
+
 class DiskFullError(OSError):
     """No space left for outputs: every later write would fail too, so the run stops."""
 
@@ -83,8 +84,11 @@ def encoder(rgb: np.ndarray, meta: Decoded, fmt: str) -> Callable[[BinaryIO], No
         rgb = (rgb.astype(np.uint32) * 255 + 32767) // 65535
         rgb = rgb.astype(np.uint8)
     if rgb.dtype == np.uint16:
-        return (lambda f: _write_png16(f, rgb, meta)) if fmt == "png" else (
-            lambda f: _write_tiff16(f, rgb, meta))
+        return (
+            (lambda f: _write_png16(f, rgb, meta))
+            if fmt == "png"
+            else (lambda f: _write_tiff16(f, rgb, meta))
+        )
 
     def write_pillow(f: BinaryIO) -> None:
         img = Image.fromarray(rgb, mode="RGBA" if rgb.shape[2] == 4 else "RGB")
@@ -112,10 +116,14 @@ def _write_png16(f: BinaryIO, rgb: np.ndarray, meta: Decoded) -> None:
     h, w, c = rgb.shape
     kwargs: dict = {}
     if meta.dpi:
-        kwargs = {"x_pixels_per_unit": round(meta.dpi[0] / 0.0254),
-                  "y_pixels_per_unit": round(meta.dpi[1] / 0.0254), "unit_is_meter": True}
-    writer = png.Writer(w, h, greyscale=False, alpha=c == 4, bitdepth=16,
-                        compression=PNG_COMPRESS_LEVEL, **kwargs)
+        kwargs = {
+            "x_pixels_per_unit": round(meta.dpi[0] / 0.0254),
+            "y_pixels_per_unit": round(meta.dpi[1] / 0.0254),
+            "unit_is_meter": True,
+        }
+    writer = png.Writer(
+        w, h, greyscale=False, alpha=c == 4, bitdepth=16, compression=PNG_COMPRESS_LEVEL, **kwargs
+    )
     writer.write(f, rgb.reshape(h, w * c))
 
 

@@ -1,0 +1,5 @@
+"""``python -m colorize_cli IN OUT``: the same as the ``colorize`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,196 @@
+"""``colorize-eval``: score the colorizer on colour photos it has never seen.
+
+Each photo is made grey (its own CIE lightness), coloured through the same code path as
+``colorize`` (decode, thumbnail, batched model, full-resolution compose), and compared with
+the original: PSNR, SSIM, a/b AuC and the colourfulness ratio, each beside the grey
+baseline (output = the grey input). Prints a table, writes ``metrics.json`` and one
+contact sheet per set (grey | ours | original) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+from PIL import Image, ImageDraw
+
+from . import metrics
+from .batch import stack_l, thumbnail
+from .formats import is_image_name
+from .read import read_image
+from .rgb import compose
+
+METRICS = ("psnr", "ssim", "auc", "colourfulness_ratio")
+
+
+@dataclass
+class Scored:
+    """Per-set means for one method (ours or grey)."""
+
+    psnr: float
+    ssim: float
+    auc: float
+    colourfulness_ratio: float
+
+
+def photo_sets(roots: list[Path]) -> dict[str, list[Path]]:
+    """A folder with images is a set; a folder of such folders gives one set per subfolder."""
+    sets: dict[str, list[Path]] = {}
+    for root in roots:
+        direct = sorted(p for p in root.iterdir() if p.is_file() and is_image_name(p.name))
+        if direct:
+            sets[root.name] = direct
+            continue
+        for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+            files = sorted(p for p in sub.rglob("*") if p.is_file() and is_image_name(p.name))
+            if files:
+                sets[sub.name] = files
+    return sets
+
+
+def colorize_photos(colorizer, paths: list[Path], batch_size: int = 8):
+    """Yield (grey RGB, ours RGB, original RGB) uint8 arrays for colour photos ``paths``."""
+    for i in range(0, len(paths), batch_size):
+        chunk = paths[i : i + batch_size]
+        decoded = [read_image(p) for p in chunk]
+        ab = colorizer.predict_ab(
+            stack_l([thumbnail(d.gray, colorizer.input_size) for d in decoded])
+        )
+        for path, d, item_ab in zip(chunk, decoded, ab, strict=True):
+            with Image.open(path) as im:
+                truth = np.asarray(im.convert("RGB"))
+            ours = compose(d.gray, item_ab, 8)
+            g = np.rint(d.gray * 255).astype(np.uint8)
+            yield np.stack([g, g, g], axis=-1), ours, truth
+
+
+def score_set(
+    colorizer, paths: list[Path], sheet: Path | None = None, sheet_count: int = 8
+) -> dict[str, Scored]:
+    """Mean metrics over one set for ours and for the grey baseline."""
+    rows: dict[str, list[list[float]]] = {"ours": [], "grey": []}
+    cf_truth: list[float] = []
+    cf: dict[str, list[float]] = {"ours": [], "grey": []}
+    picks = set(np.linspace(0, len(paths) - 1, min(sheet_count, len(paths))).astype(int))
+    thumbs = []
+    for k, (grey, ours, truth) in enumerate(colorize_photos(colorizer, paths)):
+        cf_truth.append(metrics.colourfulness(truth))
+        for name, out in (("ours", ours), ("grey", grey)):
+            rows[name].append(
+                [metrics.psnr(out, truth), metrics.ssim(out, truth), metrics.ab_auc(out, truth)]
+            )
+            cf[name].append(metrics.colourfulness(out))
+        if k in picks:
+            thumbs.append((grey, ours, truth))
+    if sheet is not None:
+        contact_sheet(thumbs, sheet)
+    out = {}
+    for name, vals in rows.items():
+        m = np.mean(vals, axis=0)
+        out[name] = Scored(
+            float(m[0]),
+            float(m[1]),
+            float(m[2]),
+            float(np.mean(cf[name]) / max(np.mean(cf_truth), 1e-9)),
+        )
+    return out
+
+
+def contact_sheet(triples: list[tuple[np.ndarray, ...]], path: Path, height: int = 200) -> None:
+    """Rows of grey input | ours | original, labelled, saved as PNG."""
+    rows = []
+    for triple in triples:
+        ims = [Image.fromarray(a) for a in triple]
+        w = round(ims[0].width * height / ims[0].height)
+        row = Image.new("RGB", (3 * w + 8, height), "white")
+        for j, im in enumerate(ims):
+            row.paste(im.resize((w, height), Image.LANCZOS), (j * (w + 4), 0))
+        rows.append(row)
+    width = max(r.width for r in rows)
+    sheet = Image.new("RGB", (width, 20 + sum(r.height + 4 for r in rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    third = rows[0].width // 3
+    for j, label in enumerate(("grey input", "colorize-cli", "original")):
+        draw.text((j * third + 4, 4), label, fill="black")
+    y = 20
+    for r in rows:
+        sheet.paste(r, (0, y))
+        y += r.height + 4
+    sheet.save(path)
+
+
+def print_table(results: dict[str, dict[str, Scored]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="colorize-eval (ours / grey baseline)")
+    table.add_column("set")
+    for m in METRICS:
+        table.add_column(m, justify="right")
+    for name, r in results.items():
+        table.add_row(
+            name, *[f"{getattr(r['ours'], m):.3f} / {getattr(r['grey'], m):.3f}" for m in METRICS]
+        )
+    Console().print(table)
+
+
+def mean_over_sets(results: dict[str, dict[str, Scored]]) -> dict[str, Scored]:
+    return {
+        k: Scored(*[float(np.mean([getattr(r[k], m) for r in results.values()])) for m in METRICS])
+        for k in ("ours", "grey")
+    }
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument(
+    "gt_dirs",
+    metavar="GT_DIR...",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval-out"),
+    show_default=True,
+    help="Folder for metrics.json and the contact sheets.",
+)
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--temperature", type=float)
+@click.option("--device", default="auto", show_default=True)
+@click.option("--sheet-count", type=int, default=8, show_default=True)
+def main(
+    gt_dirs: tuple[Path, ...],
+    out_dir: Path,
+    weights: Path | None,
+    temperature: float | None,
+    device: str,
+    sheet_count: int,
+) -> None:
+    """Score the colorizer on folders of colour photos (each folder, or subfolder, a set)."""
+    from .api import Colorizer
+
+    colorizer = Colorizer(weights, device, temperature)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for name, paths in photo_sets(list(gt_dirs)).items():
+        results[name] = score_set(colorizer, paths, out_dir / f"sheet_{name}.png", sheet_count)
+    if len(results) > 1:
+        results["mean"] = mean_over_sets(results)
+    print_table(results)
+    report = {
+        "temperature": colorizer.temperature,
+        "input_size": colorizer.input_size,
+        "sets": {n: {k: vars(v) for k, v in r.items()} for n, r in results.items()},
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    click.echo(f"wrote {out_dir / 'metrics.json'} and contact sheets")
+
+
+if __name__ == "__main__":
+    main()
