@@ -41,7 +41,9 @@ def main() -> None:
         out = HERE / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix == ".tif":
-            Image.fromarray(np.rint(gray * 65535).astype(np.uint16)).save(out, compression="tiff_deflate")
+            Image.fromarray(np.rint(gray * 65535).astype(np.uint16)).save(
+                out, compression="tiff_deflate"
+            )
         else:
             Image.fromarray(np.rint(gray * 255).astype(np.uint8)).save(out, quality=92)
         print(out, gray.shape)

@@ -148,6 +148,12 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Start the encoder from a torchvision resnet18 state dict (.pth).",
 )
+@click.option(
+    "--choose-temperature",
+    is_flag=True,
+    help="When done, pick the decoding temperature on the validation photos and store it "
+    "in the exported weights.",
+)
 def main(
     data_dir: Path,
     run_dir: Path,

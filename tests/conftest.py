@@ -1,0 +1,58 @@
+"""Shared fixtures: the real shipped colorizer, and the real CLI run in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLES = REPO / "samples"
+
+
+@pytest.fixture(scope="session")
+def colorizer():
+    from colorize_cli import Colorizer
+
+    return Colorizer(device="cpu")
+
+
+def run_cli(*args: object, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``python -m colorize_cli ARGS`` as a user would; capture text output."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "colorize_cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **kwargs,
+    )
+
+
+def photo_like(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
+    """A smooth grey 'photo' (gradients and blobs) as float in [0, 1]."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    img = 0.5 + 0.3 * np.sin(6 * x + rng.uniform(0, 3)) * np.cos(4 * y + rng.uniform(0, 3))
+    cy, cx = rng.uniform(0.2, 0.6, 2)
+    img += 0.2 * np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / 0.01)
+    return np.clip(img, 0, 1)
+
+
+def save_gray(path: Path, h: int = 96, w: int = 128, seed: int = 0, **save_kw) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.rint(photo_like(h, w, seed) * 255).astype(np.uint8)).save(path, **save_kw)
+    return path
+
+
+def tree_snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` and its bytes: to prove inputs were left unchanged."""
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }

@@ -1,0 +1,54 @@
+"""Quantized a/b classes: soft encoding, rebalancing and the annealed mean on known inputs."""
+
+import pytest
+import torch
+
+from colorize_cli import bins
+
+CENTRES = torch.tensor(
+    [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [-10.0, 0.0], [0.0, -10.0], [50.0, 50.0]]
+)
+
+
+def test_occupied_bins_and_prior():
+    ab = torch.tensor([[1.0, 2.0], [3.0, -4.0], [48.0, 52.0], [0.0, 0.0]])
+    centres, probs = bins.occupied_bins(ab)
+    assert sorted(map(tuple, centres.tolist())) == [(0.0, 0.0), (50.0, 50.0)]
+    assert probs.tolist() == [0.75, 0.25] or probs.tolist() == [0.25, 0.75]
+    assert probs.sum() == pytest.approx(1.0)
+
+
+def test_soft_encode_puts_most_weight_on_the_nearest_bin():
+    ab = torch.tensor([0.0, 0.0]).reshape(1, 2, 1, 1)
+    q = bins.soft_encode(ab, CENTRES, k=5, sigma=5.0)[0, :, 0, 0]
+    assert q.sum() == pytest.approx(1.0)
+    assert q.argmax() == 0
+    # the four neighbours at distance 10 share equally; the far bin gets nothing
+    assert q[1:5] == pytest.approx(torch.full((4,), q[1].item()))
+    assert q[5] == 0
+    expected_ratio = torch.exp(torch.tensor(-100.0 / (2 * 25.0)))
+    assert (q[1] / q[0]).item() == pytest.approx(expected_ratio.item(), rel=1e-5)
+
+
+def test_rebalance_weights_favour_rare_colours_with_unit_expectation():
+    probs = torch.tensor([0.7, 0.1, 0.1, 0.05, 0.04, 0.01])
+    w = bins.rebalance_weights(probs, CENTRES, lam=0.5, sigma=5.0)
+    assert w[5] > w[0]  # rare saturated colour weighted up
+    kernel = torch.exp(-torch.cdist(CENTRES, CENTRES).square() / 50.0)
+    smoothed = kernel @ probs
+    smoothed = smoothed / smoothed.sum()
+    assert (w * smoothed).sum().item() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_annealed_mean_limits():
+    logits = torch.log(torch.tensor([0.6, 0.1, 0.1, 0.1, 0.1, 0.0001])).reshape(1, 6, 1, 1)
+    plain = bins.annealed_mean(logits, CENTRES, 1.0)[0, :, 0, 0]
+    expect = (torch.softmax(logits[0, :, 0, 0], 0)[:, None] * CENTRES).sum(0)
+    assert torch.allclose(plain, expect, atol=1e-5)
+    sharp = torch.log(torch.tensor([0.1, 0.6, 0.1, 0.1, 0.1, 0.0])).reshape(1, 6, 1, 1)
+    mode = bins.annealed_mean(sharp, CENTRES, 0.01)[0, :, 0, 0]
+    assert torch.allclose(mode, CENTRES[1], atol=1e-3)
+    # lowering T moves the decoded colour away from the dull mean, towards the mode
+    mid = bins.annealed_mean(sharp, CENTRES, 0.38)[0, :, 0, 0]
+    full = bins.annealed_mean(sharp, CENTRES, 1.0)[0, :, 0, 0]
+    assert mid[0] > full[0]
