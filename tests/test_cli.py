@@ -9,8 +9,9 @@ import shutil
 import numpy as np
 import pytest
 import tifffile
-from conftest import SAMPLES, photo_like, run_cli, save_gray, tree_snapshot
 from PIL import Image
+
+from conftest import SAMPLES, photo_like, run_cli, save_gray, tree_snapshot
 
 
 def _open_rgb(path):

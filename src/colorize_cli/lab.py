@@ -96,7 +96,7 @@ def l_to_gray(L: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_f_inv((L + 16.0) / 116.0)).clamp(0.0, 1.0)
 
 
-def fit_ab_to_gamut(lab: torch.Tensor, steps: int = 8) -> torch.Tensor:
+def fit_ab_to_gamut(lab: torch.Tensor, steps: int = 12) -> torch.Tensor:
     """Shrink a/b toward grey where a colour lies outside sRGB, keeping L exactly.
 
     Clipping RGB channels would change lightness, which must stay the photograph's own; a

@@ -1,0 +1,65 @@
+"""The Python API: batching, determinism, strips, in-memory images."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from colorize_cli import Options, colorize_dir
+from colorize_cli.batch import stack_l, thumbnail
+from colorize_cli.rgb import compose
+
+from conftest import photo_like, save_gray
+
+
+def test_batch_of_n_equals_n_single_images(colorizer):
+    grays = [photo_like(60 + 7 * i, 90 - 5 * i, seed=i).astype(np.float32) for i in range(5)]
+    thumbs = [thumbnail(g, colorizer.input_size) for g in grays]
+    together = colorizer.predict_ab(stack_l(thumbs))
+    for i, t in enumerate(thumbs):
+        alone = colorizer.predict_ab(stack_l([t]))[0]
+        assert torch.allclose(together[i], alone, atol=1e-3)
+        a = compose(grays[i], together[i], 8)
+        b = compose(grays[i], alone, 8)
+        assert np.abs(a.astype(int) - b).max() <= 1
+
+
+def test_same_input_twice_gives_the_same_output(tmp_path, colorizer):
+    save_gray(tmp_path / "in" / "a.png", seed=4)
+    for out in ("o1", "o2"):
+        s = colorize_dir(
+            tmp_path / "in", tmp_path / out, Options(device="cpu"), colorizer=colorizer
+        )
+        assert s.done == 1 and s.exit_code == 0
+    assert (tmp_path / "o1" / "a.png").read_bytes() == (tmp_path / "o2" / "a.png").read_bytes()
+
+
+def test_strips_give_the_same_pixels_as_the_whole_image():
+    """The bounded-memory path (many strips) against one strip for the whole image."""
+    rng = np.random.default_rng(0)
+    gray = photo_like(1200, 900, seed=9).astype(np.float32)
+    ab = torch.from_numpy(rng.uniform(-60, 60, (2, 56, 56)).astype(np.float32))
+    whole = compose(gray, ab, 16, strip_pixels=10**9)
+    strips = compose(gray, ab, 16, strip_pixels=50_000)  # 55 rows at a time
+    # float32 sums in another order: at most one 16-bit step, in a handful of pixels
+    diff = np.abs(whole.astype(np.int32) - strips)
+    assert diff.max() <= 1 and np.count_nonzero(diff) < 1e-5 * diff.size
+    # and the strip-wise row interpolation equals torch's own bilinear resize
+    ref = torch.nn.functional.interpolate(
+        ab[None], size=gray.shape, mode="bilinear", align_corners=False
+    )[0]
+    from colorize_cli.lab import fit_ab_to_gamut, gray_to_l, lab_to_rgb
+
+    lab = fit_ab_to_gamut(torch.cat([gray_to_l(torch.from_numpy(gray))[None], ref]))
+    expected = np.rint(lab_to_rgb(lab).permute(1, 2, 0).numpy() * 65535)
+    assert np.abs(expected - whole).max() <= 65535 * 2e-3
+
+
+def test_colorize_in_memory_keeps_size_and_alpha(colorizer):
+    g = np.rint(photo_like(33, 47) * 255).astype(np.uint8)
+    out = colorizer.colorize(Image.fromarray(g))
+    assert out.mode == "RGB" and out.size == (47, 33)
+    la = Image.fromarray(np.stack([g, np.full_like(g, 77)], -1), "LA")
+    out = colorizer.colorize(la)
+    assert out.mode == "RGBA" and np.all(np.asarray(out)[..., 3] == 77)
