@@ -52,7 +52,15 @@ def save_gray(path: Path, h: int = 96, w: int = 128, seed: int = 0, **save_kw) -
 
 
 def tree_snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under ``root`` and its bytes: to prove inputs were left unchanged."""
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    """Every regular file under ``root`` and its bytes: to prove inputs were left unchanged.
+    Links, FIFOs and unreadable files are listed by name only."""
+    snap = {}
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            p = Path(dirpath, name)
+            try:
+                ok = p.is_file() and not p.is_symlink() and os.access(p, os.R_OK)
+            except OSError:
+                ok = False
+            snap[str(p.relative_to(root))] = p.read_bytes() if ok else b"<not read>"
+    return dict(sorted(snap.items()))

@@ -108,9 +108,6 @@ class Pipeline:
     def _read(self, item: _Item) -> _Item:
         if self.stop.is_set():
             raise Stopped
-        problem = regular_file_problem(item.job.source)
-        if problem:
-            raise ReadError(problem)
         item.decoded = read_image(item.job.source)
         item.thumb = thumbnail(item.decoded.gray, self._size)
         return item
@@ -146,6 +143,10 @@ class Pipeline:
         t0 = time.perf_counter()
         if not self.options.overwrite and job.dest.exists():
             self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
+            return None
+        problem = regular_file_problem(job.source)  # before any open: a FIFO would block
+        if problem:
+            self.on_result(Result(job.source, job.dest, FAILED, problem))
             return None
         try:
             holder = claims.try_claim(job.dest)

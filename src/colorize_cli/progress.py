@@ -30,7 +30,8 @@ class Reporter:
     """Receives each :class:`Result`; prints progress and the final summary."""
 
     def __init__(self, quiet: bool, console: Console | None = None) -> None:
-        self.console = console or Console(stderr=True, highlight=False)
+        # soft_wrap: one message, one line, whatever the width (logs are read by scripts)
+        self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.total = 0
         self.count = 0

@@ -21,6 +21,8 @@ from .lab import linear_to_srgb, rgb_to_luminance
 # Refuse files whose header claims more pixels than this before decoding a byte of them
 # (decompression bombs); a 100-megapixel scan is well inside it.
 MAX_PIXELS = 400_000_000
+# Pillow refuses at twice its own limit and warns above it; our check above is the limit.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
 _ROWS_PER_STRIP = 512
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 _ORIENTATION_TAG = 0x0112
@@ -51,8 +53,10 @@ class Decoded:
 def pixel_count(path: Path) -> int:
     """Pixels the header claims, without decoding; 0 when the header is unreadable."""
     try:
-        with Image.open(path) as im:
-            return im.width * im.height
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.width * im.height
     except Exception:
         return 0
 
@@ -85,24 +89,28 @@ def _dpi(im: Image.Image) -> tuple[float, float] | None:
     return None
 
 
+def _too_large(claimed: str) -> str:
+    return (
+        f"refused: header claims {claimed} pixels, over the "
+        f"{MAX_PIXELS // 1_000_000} megapixel limit (decompression bomb?)"
+    )
+
+
 def read_image(path: Path) -> Decoded:
     """Decode ``path``; raise :class:`ReadError` with a one-line reason if it cannot be."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as src:
                 if src.width * src.height > MAX_PIXELS:
-                    raise ReadError(
-                        f"image claims {src.width}x{src.height} pixels, more than the "
-                        f"{MAX_PIXELS // 1_000_000} megapixel limit (decompression bomb?)"
-                    )
+                    raise ReadError(_too_large(f"{src.width}x{src.height}"))
                 fmt = src.format or "PNG"
                 src.load()
                 return decode_pil(src, fmt)
     except ReadError:
         raise
-    except Image.DecompressionBombError as exc:
-        raise ReadError(f"refused: {exc}") from None
+    except Image.DecompressionBombError:
+        raise ReadError(_too_large("so many")) from None
     except Image.UnidentifiedImageError:
         raise ReadError("not a recognised image (unknown or damaged header)") from None
     except IsADirectoryError:

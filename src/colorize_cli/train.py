@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -234,7 +235,11 @@ def main(
         spec = ModelSpec(temperature=DEFAULT_TEMPERATURE, input_size=DEFAULT_INPUT_SIZE)
         save_weights(run_dir / "colorizer.safetensors", net, centres, spec)
 
-    while step < steps:
+    stopping = []  # set by SIGTERM/SIGINT: checkpoint, then leave (a scheduler's kill)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stopping.append(True))
+
+    while step < steps and not stopping:
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, lr, warmup)
         lab = random_batch(cache.train, batch_size, crop, rng).to(dev, non_blocking=True)
@@ -277,6 +282,10 @@ def main(
             checkpoint()
             last_ckpt = time.time()
     log.close()
+    if stopping:
+        checkpoint()
+        click.echo(f"stopped at step {step}; run the same command again to resume")
+        return
     exported = run_dir / "colorizer.safetensors"
     if step == steps and not exported.exists():
         checkpoint()

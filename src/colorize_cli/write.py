@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,7 @@ from .formats import FORMATS
 from .read import Decoded
 
 TEMP_MARK = ".colorize-tmp"
+NEARLY_FULL_BYTES = 1 << 20  # a failed write with less free than this: the disk is full
 JPEG_QUALITY = 95
 PNG_COMPRESS_LEVEL = 3  # zlib level: 6 (Pillow's default) costs twice the time for ~5% less
 
@@ -60,15 +62,25 @@ def write_atomic(dest: Path, encode: Callable[[BinaryIO], None], overwrite: bool
             os.link(tmp, dest)  # fails with FileExistsError instead of replacing
             tmp.unlink()
     except OSError as exc:
+        # Some encoders (libtiff through Pillow) lose the errno: look at the disk itself,
+        # before the temporary file is removed and frees its space again.
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT) or _nearly_full(dest.parent)
         with contextlib.suppress(OSError):
             tmp.unlink()
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(exc.errno, f"no space left on device writing {dest}") from None
+        if full:
+            raise DiskFullError(errno.ENOSPC, f"no space left on device writing {dest}") from None
         raise
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
 
 
 def encoder(rgb: np.ndarray, meta: Decoded, fmt: str) -> Callable[[BinaryIO], None]:
