@@ -51,13 +51,17 @@ def test_gray_to_l_agrees_with_rgb_to_lab_and_inverts():
     assert (lab.l_to_gray(lab.gray_to_l(g)) - g).abs().max() < 1e-9
 
 
-def test_fit_ab_to_gamut_keeps_l_and_lands_in_gamut():
-    L = torch.linspace(2, 98, 64).reshape(1, 8, 8)
-    ab = torch.full((2, 8, 8), 120.0)  # far outside sRGB
-    fitted = lab.fit_ab_to_gamut(torch.cat([L, ab]).double())
-    assert torch.equal(fitted[0], L[0].double())
-    lin = lab.lab_to_linear(fitted)
-    assert lin.min() > -1e-3 and lin.max() < 1 + 1e-3
-    assert (fitted[1:].abs() > 1).any(), "colour must be reduced, not removed"
-    inside = torch.tensor([50.0, 10.0, -10.0]).reshape(3, 1, 1)
-    assert torch.equal(lab.fit_ab_to_gamut(inside), inside)
+def test_max_chroma_table_is_the_gamut_boundary():
+    table = lab.max_chroma_table(l_steps=21, hue_steps=37)
+    L = torch.linspace(0, 100, 21, dtype=torch.float64)[5:-2, None].expand(-1, 37)
+    h = torch.linspace(0, 2 * torch.pi, 37, dtype=torch.float64)[None].expand(L.shape[0], -1)
+    c = table[5:-2]
+    assert torch.allclose(table[:, 0], table[:, -1])  # the seam repeats
+
+    def inside(scale):
+        lin = lab.lab_to_linear(
+            torch.stack((L, scale * c * torch.cos(h), scale * c * torch.sin(h)))
+        )
+        return ((lin >= -1e-9) & (lin <= 1 + 1e-9)).all(dim=0)
+
+    assert inside(0.999).all() and not inside(1.01).any()

@@ -25,6 +25,9 @@ _KAPPA = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
 _DELTA = 6.0 / 29.0
 
 
+_RGB_FROM_XYZ = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)).tolist()
+
+
 def _matrix(like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(_XYZ_FROM_RGB, dtype=like.dtype, device=like.device)
 
@@ -53,7 +56,7 @@ def _f(t: torch.Tensor) -> torch.Tensor:
 
 
 def _f_inv(t: torch.Tensor) -> torch.Tensor:
-    return torch.where(t > _DELTA, t**3, (t - 4.0 / 29.0) / _KAPPA)
+    return torch.where(t > _DELTA, t * t * t, (t - 4.0 / 29.0) / _KAPPA)
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -70,7 +73,8 @@ def lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     fy = (L + 16.0) / 116.0
     f = torch.stack((fy + a / 500.0, fy, fy - b / 200.0), dim=-3)
     xyz = _f_inv(f) * _white(lab)[:, None, None]
-    return torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(_matrix(lab)), xyz)
+    inverse = torch.tensor(_RGB_FROM_XYZ, dtype=lab.dtype, device=lab.device)
+    return torch.einsum("ij,...jhw->...ihw", inverse, xyz)
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
@@ -96,29 +100,18 @@ def l_to_gray(L: torch.Tensor) -> torch.Tensor:
     return linear_to_srgb(_f_inv((L + 16.0) / 116.0)).clamp(0.0, 1.0)
 
 
-def fit_ab_to_gamut(lab: torch.Tensor, steps: int = 12) -> torch.Tensor:
-    """Shrink a/b toward grey where a colour lies outside sRGB, keeping L exactly.
-
-    Clipping RGB channels would change lightness, which must stay the photograph's own; a
-    per-pixel bisection on the chroma scale (only over out-of-gamut pixels, usually few)
-    finds the most saturated in-gamut colour of the same hue and L.
+def max_chroma_table(l_steps: int = 101, hue_steps: int = 360, iters: int = 24) -> torch.Tensor:
+    """Largest in-gamut chroma ``(l_steps, hue_steps)`` float64 for L = 0..100 and hue
+    angles 0..2*pi (the last column repeats the first, so lookups can interpolate across
+    the seam). Found by bisection on :func:`lab_to_linear`; the sRGB slice of each L is
+    star-shaped around grey, so bisection along each hue ray is exact.
     """
-    tol = 1e-4
-    lin = lab_to_linear(lab)
-    outside = ((lin < -tol) | (lin > 1.0 + tol)).any(dim=-3)
-    if not bool(outside.any()):
-        return lab
-    moved = lab.movedim(-3, -1)  # (*, H, W, 3) so pixels can be gathered by mask
-    px = moved[outside]  # (N, 3)
-    lo = torch.zeros(px.shape[0], dtype=lab.dtype, device=lab.device)
-    hi = torch.ones_like(lo)
-    for _ in range(steps):
+    L = torch.linspace(0, 100, l_steps, dtype=torch.float64)[:, None].expand(-1, hue_steps)
+    h = torch.linspace(0, 2 * torch.pi, hue_steps, dtype=torch.float64)[None].expand(l_steps, -1)
+    lo, hi = torch.zeros_like(L), torch.full_like(L, 200.0)
+    for _ in range(iters):
         mid = (lo + hi) / 2
-        trial = torch.cat((px[:, :1], px[:, 1:] * mid[:, None]), dim=1)
-        rgb = lab_to_linear(trial.T[:, :, None]).squeeze(-1).T
-        ok = ((rgb >= -tol) & (rgb <= 1.0 + tol)).all(dim=1)
-        lo = torch.where(ok, mid, lo)
-        hi = torch.where(ok, hi, mid)
-    fitted = moved.clone()
-    fitted[outside] = torch.cat((px[:, :1], px[:, 1:] * lo[:, None]), dim=1)
-    return fitted.movedim(-1, -3)
+        lin = lab_to_linear(torch.stack((L, mid * torch.cos(h), mid * torch.sin(h))))
+        ok = ((lin >= 0) & (lin <= 1)).all(dim=0)
+        lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+    return lo

@@ -2,21 +2,85 @@
 
 The a/b map is small (a quarter of the model's input); it is stretched bilinearly to the
 full image size, joined with the L of every original pixel, pulled into the sRGB gamut
-without touching L, and converted to 8- or 16-bit RGB. Full-resolution work is done in
-strips of rows, so peak memory stays a few strips whatever the image size; strips give the
-same pixels as doing the whole image at once, because each output row only depends on its
-own two neighbouring a/b rows.
+without touching L, and converted to 8- or 16-bit RGB.
+
+This is the one stage that touches every pixel, so it is built for speed from the exact
+maths in :mod:`colorize_cli.lab`: grey -> L and (for 8-bit output) linear -> sRGB are
+table lookups, and out-of-gamut colours are scaled back with a precomputed table of the
+largest chroma per lightness and hue, in one pass. Full-resolution work is done in strips
+of rows, so peak memory stays a few strips whatever the image size; strips give the same
+pixels as the whole image at once, because each output row only depends on its own two
+neighbouring a/b rows.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .lab import fit_ab_to_gamut, gray_to_l, lab_to_rgb
+from .lab import gray_to_l, lab_to_linear, linear_to_srgb, max_chroma_table
 
-STRIP_PIXELS = 4_000_000  # full-resolution pixels converted at a time
+STRIP_PIXELS = 2_000_000  # full-resolution pixels converted at a time
+_GRAY_LEVELS = 65535  # grey is looked up at 16-bit precision: exact for 8- and 16-bit files
+_GAMUT_SAFETY = 0.995  # stay just inside the interpolated gamut boundary
+
+
+@functools.cache
+def _l_table() -> torch.Tensor:
+    """L of every 16-bit grey level."""
+    return gray_to_l(torch.arange(_GRAY_LEVELS + 1, dtype=torch.float64) / _GRAY_LEVELS).float()
+
+
+@functools.cache
+def _srgb8_table() -> torch.Tensor:
+    """8-bit sRGB value of every 16-bit step of linear light, rounded."""
+    lin = torch.arange(_GRAY_LEVELS + 1, dtype=torch.float64) / _GRAY_LEVELS
+    return torch.round(linear_to_srgb(lin) * 255).to(torch.uint8)
+
+
+@functools.cache
+def _chroma_table() -> torch.Tensor:
+    return max_chroma_table().float()
+
+
+def gray_to_l_fast(gray: torch.Tensor) -> torch.Tensor:
+    """:func:`colorize_cli.lab.gray_to_l` by table lookup (grey in [0, 1], any shape)."""
+    idx = (gray * _GRAY_LEVELS + 0.5).to(torch.int32).clamp_(0, _GRAY_LEVELS)
+    return _l_table()[idx]
+
+
+def linear_in_gamut(lab: torch.Tensor) -> torch.Tensor:
+    """Lab ``(3, H, W)`` -> linear RGB in [0, 1], out-of-gamut colours reduced in chroma
+    at constant L and hue (clipping channels instead would change the lightness)."""
+    lin = lab_to_linear(lab)
+    rows = ((lin < 0) | (lin > 1)).any(dim=0).any(dim=1).nonzero().squeeze(1)
+    if len(rows):  # most strips have few such rows: work on those rows alone
+        lin[:, rows] = _fit_rows(lab[:, rows], lin[:, rows])
+    return lin.clamp_(0.0, 1.0)  # what is left is interpolation residue, far below 1/255
+
+
+def _fit_rows(lab: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:
+    """Scale back the chroma of out-of-gamut pixels; ``lin`` is ``lab``'s linear RGB and
+    is updated in place."""
+    outside = ((lin < 0) | (lin > 1)).any(dim=0)
+    L, a, b = lab[0][outside], lab[1][outside], lab[2][outside]
+    table = _chroma_table()
+    nl, nh = table.shape
+    fl = (L.clamp(0, 100) / 100) * (nl - 1)
+    fh = torch.remainder(torch.atan2(b, a), 2 * torch.pi) / (2 * torch.pi) * (nh - 1)
+    l0, h0 = fl.floor().long().clamp(max=nl - 2), fh.floor().long().clamp(max=nh - 2)
+    wl, wh = fl - l0, fh - h0
+    cmax = (table[l0, h0] * (1 - wh) + table[l0, h0 + 1] * wh) * (1 - wl) + (
+        table[l0 + 1, h0] * (1 - wh) + table[l0 + 1, h0 + 1] * wh
+    ) * wl
+    chroma = torch.hypot(a, b).clamp(min=1e-6)
+    scale = (cmax * _GAMUT_SAFETY / chroma).clamp(max=1.0)
+    fixed = lab_to_linear(torch.stack((L, a * scale, b * scale))[:, :, None])[:, :, 0]
+    lin[:, outside] = fixed
+    return lin
 
 
 def _row_weights(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -41,9 +105,8 @@ def compose(
     ``(2, h, w)`` prediction for it.
     """
     height, width = gray.shape
-    dtype, scale = (np.uint16, 65535.0) if bit_depth == 16 else (np.uint8, 255.0)
-    channels = 3 if alpha is None else 4
-    out = np.empty((height, width, channels), dtype=dtype)
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    out = np.empty((height, width, 3 if alpha is None else 4), dtype=dtype)
     ab = ab.float().cpu()
     # Widen once to full width (h rows only); rows are then interpolated strip by strip.
     ab_wide = F.interpolate(
@@ -55,10 +118,13 @@ def compose(
         sl = slice(top, min(height, top + rows))
         wt = w[sl][None, :, None]
         ab_strip = ab_wide[:, i0[sl]] * (1 - wt) + ab_wide[:, i1[sl]] * wt
-        L = gray_to_l(torch.from_numpy(gray[sl]))[None]
-        lab = fit_ab_to_gamut(torch.cat((L, ab_strip), dim=0))
-        rgb = lab_to_rgb(lab).permute(1, 2, 0).numpy()
-        out[sl, :, :3] = np.rint(rgb * scale).astype(dtype)
+        L = gray_to_l_fast(torch.from_numpy(gray[sl]))[None]
+        lin = linear_in_gamut(torch.cat((L, ab_strip), dim=0))  # planar: contiguous ops
+        if bit_depth == 16:
+            planes = np.rint(linear_to_srgb(lin).numpy() * 65535).astype(np.uint16)
+        else:
+            planes = _srgb8_table()[(lin * _GRAY_LEVELS + 0.5).to(torch.int32)].numpy()
+        out[sl, :, :3] = planes.transpose(1, 2, 0)
         if alpha is not None:
             out[sl, :, 3] = alpha[sl]
     return out
