@@ -17,6 +17,24 @@ import click
 from .config import Options
 from .formats import FORMATS
 
+# Options shared with colorize-eval: one definition each.
+device_option = click.option(
+    "--device",
+    default=Options.device,
+    show_default=True,
+    help="auto, cpu, cuda or cuda:N (auto takes CUDA when present).",
+)
+weights_option = click.option(
+    "--weights",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Colorizer weights (.safetensors) instead of the shipped ones.",
+)
+temperature_option = click.option(
+    "--temperature",
+    type=click.FloatRange(0.01, 10.0),
+    help="Annealed-mean temperature: lower is more vivid (default: the weights').",
+)
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("src", metavar="IN", type=click.Path(exists=True, path_type=Path))
@@ -28,12 +46,7 @@ from .formats import FORMATS
     show_default=True,
     help="Images per forward pass.",
 )
-@click.option(
-    "--device",
-    default=Options.device,
-    show_default=True,
-    help="auto, cpu, cuda or cuda:N (auto takes CUDA when present).",
-)
+@device_option
 @click.option(
     "--format",
     "fmt",
@@ -41,16 +54,8 @@ from .formats import FORMATS
     help="Output format (default: each input's own).",
 )
 @click.option("--overwrite", is_flag=True, help="Redo outputs that already exist.")
-@click.option(
-    "--weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Colorizer weights (.safetensors) instead of the shipped ones.",
-)
-@click.option(
-    "--temperature",
-    type=click.FloatRange(0.01, 10.0),
-    help="Annealed-mean temperature: lower is more vivid (default: the weights').",
-)
+@weights_option
+@temperature_option
 @click.option(
     "--workers",
     type=click.IntRange(1, 64),

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from . import metrics
 from .batch import stack_l, thumbnail
+from .cli import device_option, temperature_option, weights_option
 from .formats import is_image_name
 from .read import read_image
 from .rgb import compose
@@ -160,9 +161,9 @@ def mean_over_sets(results: dict[str, dict[str, Scored]]) -> dict[str, Scored]:
     show_default=True,
     help="Folder for metrics.json and the contact sheets.",
 )
-@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--temperature", type=float)
-@click.option("--device", default="auto", show_default=True)
+@weights_option
+@temperature_option
+@device_option
 @click.option("--sheet-count", type=int, default=8, show_default=True)
 def main(
     gt_dirs: tuple[Path, ...],
