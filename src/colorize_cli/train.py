@@ -152,8 +152,8 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 @click.option(
     "--choose-temperature",
     is_flag=True,
-    help="When done, pick the decoding temperature on the validation photos and store it "
-    "in the exported weights.",
+    help="When done, pick the inference size and decoding temperature on the validation "
+    "photos and store them in the exported weights.",
 )
 def main(
     data_dir: Path,
@@ -293,11 +293,15 @@ def main(
     if choose_temperature:
         from .temperature import choose
 
-        t, table = choose(exported, cache.val_paths)
-        net_, centres_, spec_ = load_weights(exported)
-        save_weights(exported, net_, centres_, ModelSpec(t, spec_.input_size))
-        (run_dir / "temperature.json").write_text(json.dumps({"chosen": t, "table": table}))
-        click.echo(f"temperature {t} chosen on {len(cache.val_paths)} validation photos")
+        size, t, table = choose(exported, cache.val_paths)
+        net_, centres_, _ = load_weights(exported)
+        save_weights(exported, net_, centres_, ModelSpec(temperature=t, input_size=size))
+        (run_dir / "temperature.json").write_text(
+            json.dumps({"input_size": size, "temperature": t, "table": table})
+        )
+        click.echo(
+            f"chose input size {size}, temperature {t} on {len(cache.val_paths)} validation photos"
+        )
 
 
 def _probs_for(centres: torch.Tensor, crops: np.ndarray) -> torch.Tensor:
