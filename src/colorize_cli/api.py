@@ -42,9 +42,8 @@ class Colorizer:
     def __init__(
         self, weights: Path | None = None, device: str = "auto", temperature: float | None = None
     ) -> None:
+        # On the CPU torch already uses every physical core; OMP_NUM_THREADS still rules.
         self.device = pick_device(device)
-        if self.device.type == "cpu":
-            torch.set_num_threads(os.cpu_count() or 1)
         net, centres, spec = load_weights(weights)
         self.spec = spec
         self.temperature = temperature if temperature is not None else spec.temperature
