@@ -47,18 +47,28 @@ def test_strips_give_the_same_pixels_as_the_whole_image():
     assert diff.max() <= 1 and np.count_nonzero(diff) < 1e-4 * diff.size
 
 
+def _guided_ab(gray: np.ndarray, ab: torch.Tensor) -> torch.Tensor:
+    """The a/b that compose() puts on each pixel, in float64, for the exact reference."""
+    from colorize_cli.lab import gray_to_l
+    from colorize_cli.rgb import GUIDE_SCALE, guided_coefficients
+
+    guide = gray_to_l(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab.shape[-1])).double())
+    coef = guided_coefficients(guide, ab.double())
+    coef = torch.nn.functional.interpolate(
+        coef[None], size=gray.shape, mode="bilinear", align_corners=False
+    )[0]
+    return coef[:2] * gray_to_l(torch.from_numpy(gray).double()) / 100 + coef[2:]
+
+
 def test_fast_rgb_path_matches_the_exact_maths():
     """Table lookups and the gamut table against lab.py's exact float64 formulas."""
     from colorize_cli.lab import gray_to_l, lab_to_linear, lab_to_rgb, rgb_to_lab
 
-    rng = np.random.default_rng(1)
     gray = photo_like(300, 400, seed=2).astype(np.float32)
-    ab = torch.from_numpy(rng.uniform(-70, 70, (2, 20, 24)).astype(np.float32))
-    ref_ab = torch.nn.functional.interpolate(
-        ab[None].double(), size=gray.shape, mode="bilinear", align_corners=False
-    )[0]
+    ab = torch.zeros(2, 20, 20)  # four saturated quadrants: in and out of gamut by L
+    ab[0, :10], ab[0, 10:], ab[1, :, :10], ab[1, :, 10:] = 80.0, -80.0, 80.0, -80.0
     L = gray_to_l(torch.from_numpy(gray).double())
-    lab = torch.cat([L[None], ref_ab])
+    lab = torch.cat([L[None], _guided_ab(gray, ab)])
     lin = lab_to_linear(lab)
     inside = ((lin >= 0) & (lin <= 1)).all(0).numpy()
     # clear of the boundary, where float32 and the 0.5% safety margin may decide otherwise
@@ -74,6 +84,25 @@ def test_fast_rgb_path_matches_the_exact_maths():
         assert (back[0] - L).abs().max() < (0.5 if depth == 8 else 0.1)
         chroma = torch.hypot(back[1], back[2]).numpy()
         assert np.median(chroma[~inside]) > 10
+
+
+def test_colour_edges_follow_the_lightness_edge_not_the_colour_grid():
+    """A dark/light edge at x = 100 inside an a/b cell that spans x = 96..128: the colour
+    change must sit on the edge, not be smeared over the cell (no colour bleeding)."""
+    from colorize_cli.lab import rgb_to_lab
+
+    gray = np.full((64, 256), 0.25, np.float32)
+    gray[:, 100:] = 0.75
+    ab = torch.zeros(2, 8, 8)
+    ab[0, :, :3], ab[0, :, 3:] = 30.0, -30.0  # reddish left cells, greenish right cells
+    a = rgb_to_lab(torch.from_numpy(compose(gray, ab, 16) / 65535).permute(2, 0, 1))[1]
+    row = a[32].numpy()
+    assert row[:90].min() > 15 and row[110:].max() < -15
+    assert row[96:100].min() > 10 and row[100:104].max() < -10, "colour changes at the edge"
+    plain = torch.nn.functional.interpolate(
+        ab[None], size=(64, 256), mode="bilinear", align_corners=False
+    )[0, 0, 32].numpy()
+    assert plain[96:100].min() < 10, "bilinear alone would have bled here"
 
 
 def test_colorize_in_memory_keeps_size_and_alpha(colorizer):
