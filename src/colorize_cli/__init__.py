@@ -14,6 +14,7 @@ from typing import Any
 
 _EXPORTS = {
     "Colorizer": "api",
+    "Job": "discover",
     "Summary": "api",
     "colorize_dir": "api",
     "colorize_paths": "api",

@@ -30,7 +30,7 @@ from .weights import ModelSpec, load_weights, save_weights
 OUTPUT_STRIDE = 4  # the network predicts a/b at a quarter of its input resolution
 MIN_BIN_PIXELS = 1  # every a/b bin that occurs in the training targets becomes a class
 DEFAULT_TEMPERATURE = 0.38
-DEFAULT_INPUT_SIZE = 224
+DEFAULT_INPUT_SIZE = 128  # until --choose-temperature picks one on validation
 
 
 def targets_ab(lab: torch.Tensor) -> torch.Tensor:
@@ -128,7 +128,7 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     show_default=True,
     help="Folder for the pre-decoded crop cache.",
 )
-@click.option("--steps", type=int, default=4000, show_default=True)
+@click.option("--steps", type=int, default=2800, show_default=True)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--crop", type=click.IntRange(32, CACHE_SIZE), default=96, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
