@@ -112,3 +112,16 @@ def test_colorize_in_memory_keeps_size_and_alpha(colorizer):
     la = Image.fromarray(np.stack([g, np.full_like(g, 77)], -1), "LA")
     out = colorizer.colorize(la)
     assert out.mode == "RGBA" and np.all(np.asarray(out)[..., 3] == 77)
+
+
+def test_colorize_paths_takes_an_explicit_list(tmp_path, colorizer):
+    from colorize_cli import Job, colorize_paths
+
+    a = save_gray(tmp_path / "a.png")
+    b = save_gray(tmp_path / "deep" / "b.jpg", seed=1)
+    jobs = [Job(a, tmp_path / "x" / "first.png"), Job(b, tmp_path / "y" / "second.jpg")]
+    summary = colorize_paths(jobs, Options(device="cpu"), colorizer=colorizer)
+    assert (summary.done, summary.failed, summary.exit_code) == (2, 0, 0)
+    for job in jobs:
+        with Image.open(job.dest) as out, Image.open(job.source) as src:
+            assert out.mode == "RGB" and out.size == src.size
