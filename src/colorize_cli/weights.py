@@ -21,7 +21,7 @@ from .model import ColorizerNet
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "7052a37d768335bf97b02db4451487a1ee545ea70a30def60586034d666bb4bd"
+SHIPPED_SHA256 = "23f89baad48f7bb6b2b371bad5cad02af75d6b310295fc862c07503f22a83ffc"
 CENTRES_KEY = "bins.centres"
 
 
