@@ -15,13 +15,13 @@ from pathlib import Path
 
 import click
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from . import metrics
 from .batch import stack_l, thumbnail
 from .cli import device_option, temperature_option, weights_option
 from .formats import is_image_name
-from .read import read_image
+from .read import Decoded, decode_pil
 from .rgb import compose
 
 METRICS = ("psnr", "ssim", "auc", "colourfulness_ratio")
@@ -52,20 +52,30 @@ def photo_sets(roots: list[Path]) -> dict[str, list[Path]]:
     return sets
 
 
+def load_photo(path: Path) -> tuple[Decoded, np.ndarray]:
+    """Decode a colour photo once: its grey (as ``colorize`` reads it) and its RGB truth,
+    both upright (EXIF orientation applied to both)."""
+    with Image.open(path) as im:
+        upright = ImageOps.exif_transpose(im) or im
+        return decode_pil(upright, im.format), np.asarray(upright.convert("RGB"))
+
+
+def grey_rgb(decoded: Decoded) -> np.ndarray:
+    """The grey baseline: the grey input itself as an 8-bit RGB image."""
+    g = np.rint(decoded.gray * 255).astype(np.uint8)
+    return np.stack([g, g, g], axis=-1)
+
+
 def colorize_photos(colorizer, paths: list[Path], batch_size: int = 8):
     """Yield (grey RGB, ours RGB, original RGB) uint8 arrays for colour photos ``paths``."""
     for i in range(0, len(paths), batch_size):
         chunk = paths[i : i + batch_size]
-        decoded = [read_image(p) for p in chunk]
+        photos = [load_photo(p) for p in chunk]
         ab = colorizer.predict_ab(
-            stack_l([thumbnail(d.gray, colorizer.input_size) for d in decoded])
+            stack_l([thumbnail(d.gray, colorizer.input_size) for d, _ in photos])
         )
-        for path, d, item_ab in zip(chunk, decoded, ab, strict=True):
-            with Image.open(path) as im:
-                truth = np.asarray(im.convert("RGB"))
-            ours = compose(d.gray, item_ab, 8)
-            g = np.rint(d.gray * 255).astype(np.uint8)
-            yield np.stack([g, g, g], axis=-1), ours, truth
+        for (d, truth), item_ab in zip(photos, ab, strict=True):
+            yield grey_rgb(d), compose(d.gray, item_ab, 8), truth
 
 
 def score_set(

@@ -12,6 +12,7 @@ at a time while small photos stream through many at a time.
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from collections import deque
@@ -168,7 +169,7 @@ class Pipeline:
 
     def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
         reason = f"cannot write output: {exc.strerror or exc}"
-        if isinstance(exc, DiskFullError) or exc.errno in (28, 30, 122):  # ENOSPC EROFS EDQUOT
+        if isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
             self.fatal = reason
             self.stop.set()
         self.on_result(Result(job.source, job.dest, FAILED, reason, time.perf_counter() - t0))

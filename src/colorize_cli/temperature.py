@@ -20,20 +20,13 @@ import torch
 
 from . import bins, metrics
 from .batch import stack_l, thumbnail
+from .evaluate import grey_rgb, load_photo
 from .model import normalise_l
-from .read import read_image
 from .rgb import compose
 
 SIZES = (96, 112, 128, 160, 224)
 TEMPERATURES = (0.3, 0.38, 0.45, 0.55, 0.7, 1.0)
 MIN_COLOURFULNESS = 0.9  # outputs' colourfulness over the originals', on validation
-
-
-def _truth(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
 
 
 @torch.inference_mode()
@@ -42,11 +35,11 @@ def choose(weights: Path, val_paths: list[Path]) -> tuple[int, float, list[dict]
     from .api import Colorizer
 
     col = Colorizer(weights, "auto")
-    decoded = [read_image(p) for p in val_paths]
-    truths = [_truth(p) for p in val_paths]
+    decoded, truths = zip(*(load_photo(p) for p in val_paths), strict=True)
     cf_truth = np.mean([metrics.colourfulness(t) for t in truths])
-    grey = [np.repeat(np.rint(d.gray * 255).astype(np.uint8)[..., None], 3, 2) for d in decoded]
-    grey_psnr = float(np.mean([metrics.psnr(g, t) for g, t in zip(grey, truths, strict=True)]))
+    grey_psnr = float(
+        np.mean([metrics.psnr(grey_rgb(d), t) for d, t in zip(decoded, truths, strict=True)])
+    )
     table = []
     for size in SIZES:
         logits = []
