@@ -23,6 +23,8 @@ _XYZ_FROM_RGB = (
 _EPSILON = (6.0 / 29.0) ** 3  # CIE: below this, f(t) is linear
 _KAPPA = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
 _DELTA = 6.0 / 29.0
+# The Lab definition: L = 116 f(Y) - 16, a = 500 (f(X) - f(Y)), b = 200 (f(Y) - f(Z)).
+L_SCALE, L_OFFSET, A_SCALE, B_SCALE = 116.0, 16.0, 500.0, 200.0
 
 
 _RGB_FROM_XYZ = torch.linalg.inv(torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)).tolist()
@@ -55,7 +57,8 @@ def _f(t: torch.Tensor) -> torch.Tensor:
     return torch.where(t > _EPSILON, t.clamp(min=_EPSILON) ** (1.0 / 3.0), t * _KAPPA + 4.0 / 29.0)
 
 
-def _f_inv(t: torch.Tensor) -> torch.Tensor:
+def f_inv(t: torch.Tensor) -> torch.Tensor:
+    """The inverse of Lab's companding function f."""
     return torch.where(t > _DELTA, t * t * t, (t - 4.0 / 29.0) / _KAPPA)
 
 
@@ -64,17 +67,22 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
     lin = srgb_to_linear(rgb)
     xyz = torch.einsum("ij,...jhw->...ihw", _matrix(rgb), lin)
     fx, fy, fz = _f(xyz / _white(rgb)[:, None, None]).unbind(dim=-3)
-    return torch.stack((116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)), dim=-3)
+    return torch.stack((L_SCALE * fy - L_OFFSET, A_SCALE * (fx - fy), B_SCALE * (fy - fz)), dim=-3)
 
 
 def lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     """Lab ``(*, 3, H, W)`` -> linear RGB, unclipped (out-of-gamut values fall outside [0, 1])."""
     L, a, b = lab.unbind(dim=-3)
-    fy = (L + 16.0) / 116.0
-    f = torch.stack((fy + a / 500.0, fy, fy - b / 200.0), dim=-3)
-    xyz = _f_inv(f) * _white(lab)[:, None, None]
-    inverse = torch.tensor(_RGB_FROM_XYZ, dtype=lab.dtype, device=lab.device)
-    return torch.einsum("ij,...jhw->...ihw", inverse, xyz)
+    fy = (L + L_OFFSET) / L_SCALE
+    f = torch.stack((fy + a / A_SCALE, fy, fy - b / B_SCALE), dim=-3)
+    return torch.einsum("ij,...jhw->...ihw", linear_from_f_matrix(lab), f_inv(f))
+
+
+def linear_from_f_matrix(like: torch.Tensor) -> torch.Tensor:
+    """``(3, 3)``: linear RGB = this @ f_inv((fx, fy, fz)); the white folded into the
+    XYZ -> RGB matrix, so Lab -> linear RGB is one product after f_inv."""
+    inverse = torch.tensor(_RGB_FROM_XYZ, dtype=like.dtype, device=like.device)
+    return inverse * _white(like)[None, :]
 
 
 def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
@@ -92,12 +100,12 @@ def gray_to_l(gray: torch.Tensor) -> torch.Tensor:
 
     A grey's luminance Y equals its linear value because the matrix's Y row sums to 1.
     """
-    return 116.0 * _f(srgb_to_linear(gray)) - 16.0
+    return L_SCALE * _f(srgb_to_linear(gray)) - L_OFFSET
 
 
 def l_to_gray(L: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`gray_to_l`: the grey sRGB value, in [0, 1], of lightness L."""
-    return linear_to_srgb(_f_inv((L + 16.0) / 116.0)).clamp(0.0, 1.0)
+    return linear_to_srgb(f_inv((L + L_OFFSET) / L_SCALE)).clamp(0.0, 1.0)
 
 
 def max_chroma_table(l_steps: int = 101, hue_steps: int = 360, iters: int = 24) -> torch.Tensor:

@@ -7,87 +7,77 @@ photograph's own edges instead of bleeding across them. The result is joined wit
 full-resolution L, pulled into the sRGB gamut without touching L, and converted to 8- or
 16-bit RGB.
 
-This is the one stage that touches every pixel, so it is built for speed from the exact
-maths in :mod:`colorize_cli.lab`: grey -> L and (for 8-bit output) linear -> sRGB are
-table lookups, and out-of-gamut colours are scaled back with a precomputed table of the
-largest chroma per lightness and hue, in one pass. Full-resolution work is done in strips
-of rows, so peak memory stays a few strips whatever the image size; strips give the same
-pixels as the whole image at once, because each output row only depends on its own two
-neighbouring a/b rows.
+This is the one stage that touches every pixel, and on a CPU it costs more than the
+model itself if done as a chain of array operations (each one a pass over memory and a
+temporary the size of the image). It is therefore one compiled loop (numba) that reads
+each pixel once and writes its RGB straight into the output: no temporaries, so memory
+stays at the input and output arrays whatever the image size, and it releases the GIL,
+so the writer threads colour several images at once. The loop holds no colour formula:
+every curve and matrix is a table built from the exact maths in
+:mod:`colorize_cli.lab` (grey -> L, f_inv, linear -> sRGB, the largest in-gamut chroma
+per lightness and hue), and the tests hold it to that maths.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+from typing import NamedTuple
 
+import numba
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from .batch import thumbnail
-from .lab import gray_to_l, lab_to_linear, linear_to_srgb, max_chroma_table
+from .lab import (
+    A_SCALE,
+    B_SCALE,
+    L_OFFSET,
+    L_SCALE,
+    f_inv,
+    gray_to_l,
+    linear_from_f_matrix,
+    linear_to_srgb,
+    max_chroma_table,
+)
 
-STRIP_PIXELS = 2_000_000  # full-resolution pixels converted at a time
-_GRAY_LEVELS = 65535  # grey is looked up at 16-bit precision: exact for 8- and 16-bit files
+_LEVELS = 65535  # grey in and linear light out are tabulated at 16-bit steps
+_F_RANGE = (-0.5, 1.5)  # f values tabulated for f_inv: any in-gamut colour lies inside
+_F_STEPS = 8192  # linear interpolation error of f_inv < 1e-6, far below a 16-bit step
 _GAMUT_SAFETY = 0.995  # stay just inside the interpolated gamut boundary
 GUIDE_SCALE = 4  # the guide grid is this many times finer than the a/b map (the model input)
 GUIDE_RADIUS = 12  # guide-grid pixels: a 25x25 window, about six a/b cells
 GUIDE_EPS = 1e-2  # in (L/100)^2: lightness steps well under ~10 L carry no colour edge
 
 
-@functools.cache
-def _l_table() -> torch.Tensor:
-    """L of every 16-bit grey level."""
-    return gray_to_l(torch.arange(_GRAY_LEVELS + 1, dtype=torch.float64) / _GRAY_LEVELS).float()
+class _Tables(NamedTuple):
+    l: np.ndarray  # per 16-bit grey level: L,
+    fy: np.ndarray  # f(Y) = (L + 16) / 116,
+    y: np.ndarray  # and f_inv(fy), the grey's own luminance
+    f_inv: np.ndarray  # f_inv on _F_STEPS + 1 points over _F_RANGE
+    matrix: np.ndarray  # linear RGB from (f_inv(fx), f_inv(fy), f_inv(fz))
+    chroma: np.ndarray  # largest in-gamut chroma, (lightness, hue)
+    srgb8: np.ndarray  # 8-bit sRGB of every 16-bit step of linear light, rounded
+    srgb16: np.ndarray  # sRGB * 65535 of every 16-bit step of linear light
 
 
 @functools.cache
-def _srgb8_table() -> torch.Tensor:
-    """8-bit sRGB value of every 16-bit step of linear light, rounded."""
-    lin = torch.arange(_GRAY_LEVELS + 1, dtype=torch.float64) / _GRAY_LEVELS
-    return torch.round(linear_to_srgb(lin) * 255).to(torch.uint8)
-
-
-@functools.cache
-def _chroma_table() -> torch.Tensor:
-    return max_chroma_table().float()
-
-
-def gray_to_l_fast(gray: torch.Tensor) -> torch.Tensor:
-    """:func:`colorize_cli.lab.gray_to_l` by table lookup (grey in [0, 1], any shape)."""
-    idx = (gray * _GRAY_LEVELS + 0.5).to(torch.int32).clamp_(0, _GRAY_LEVELS)
-    return _l_table()[idx]
-
-
-def linear_in_gamut(lab: torch.Tensor) -> torch.Tensor:
-    """Lab ``(3, H, W)`` -> linear RGB in [0, 1], out-of-gamut colours reduced in chroma
-    at constant L and hue (clipping channels instead would change the lightness)."""
-    lin = lab_to_linear(lab)
-    rows = ((lin < 0) | (lin > 1)).any(dim=0).any(dim=1).nonzero().squeeze(1)
-    if len(rows):  # most strips have few such rows: work on those rows alone
-        lin[:, rows] = _fit_rows(lab[:, rows], lin[:, rows])
-    return lin.clamp_(0.0, 1.0)  # what is left is interpolation residue, far below 1/255
-
-
-def _fit_rows(lab: torch.Tensor, lin: torch.Tensor) -> torch.Tensor:
-    """Scale back the chroma of out-of-gamut pixels; ``lin`` is ``lab``'s linear RGB and
-    is updated in place."""
-    outside = ((lin < 0) | (lin > 1)).any(dim=0)
-    L, a, b = lab[0][outside], lab[1][outside], lab[2][outside]
-    table = _chroma_table()
-    nl, nh = table.shape
-    fl = (L.clamp(0, 100) / 100) * (nl - 1)
-    fh = torch.remainder(torch.atan2(b, a), 2 * torch.pi) / (2 * torch.pi) * (nh - 1)
-    l0, h0 = fl.floor().long().clamp(max=nl - 2), fh.floor().long().clamp(max=nh - 2)
-    wl, wh = fl - l0, fh - h0
-    cmax = (table[l0, h0] * (1 - wh) + table[l0, h0 + 1] * wh) * (1 - wl) + (
-        table[l0 + 1, h0] * (1 - wh) + table[l0 + 1, h0 + 1] * wh
-    ) * wl
-    chroma = torch.hypot(a, b).clamp(min=1e-6)
-    scale = (cmax * _GAMUT_SAFETY / chroma).clamp(max=1.0)
-    fixed = lab_to_linear(torch.stack((L, a * scale, b * scale))[:, :, None])[:, :, 0]
-    lin[:, outside] = fixed
-    return lin
+def _tables() -> _Tables:
+    levels = torch.arange(_LEVELS + 1, dtype=torch.float64) / _LEVELS
+    srgb = linear_to_srgb(levels)
+    L = gray_to_l(levels)
+    fy = (L + L_OFFSET) / L_SCALE
+    return _Tables(
+        l=L.float().numpy(),
+        fy=fy.numpy(),
+        y=f_inv(fy).numpy(),
+        f_inv=f_inv(torch.linspace(*_F_RANGE, _F_STEPS + 1, dtype=torch.float64)).numpy(),
+        matrix=linear_from_f_matrix(levels).numpy(),
+        chroma=max_chroma_table().numpy(),
+        srgb8=torch.round(srgb * 255).to(torch.uint8).numpy(),
+        srgb16=(srgb * _LEVELS).numpy(),
+    )
 
 
 def guided_coefficients(
@@ -105,7 +95,7 @@ def guided_coefficients(
     p = F.interpolate(ab[None], size=L_low.shape, mode="bilinear", align_corners=False)[0]
 
     def box(x: torch.Tensor) -> torch.Tensor:
-        return F.avg_pool2d(x[None], 2 * radius + 1, 1, radius, count_include_pad=False)[0]
+        return _box_mean(_box_mean(x, 1, radius), 2, radius)
 
     mean_i, mean_p = box(I), box(p)
     var_i = box(I * I) - mean_i * mean_i
@@ -114,13 +104,115 @@ def guided_coefficients(
     return torch.cat((box(a), box(b)))
 
 
-def _row_weights(n_out: int, n_in: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _box_mean(x: torch.Tensor, dim: int, radius: int) -> torch.Tensor:
+    """Mean over a window of ``2 * radius + 1`` along ``dim``, clipped at the borders, by
+    differences of a running sum: O(1) per pixel whatever the radius."""
+    n = x.shape[dim]
+    zero = torch.zeros_like(x.narrow(dim, 0, 1))
+    total = torch.cat((zero, x.cumsum(dim)), dim)
+    pos = torch.arange(n, device=x.device)
+    hi, lo = (pos + radius + 1).clamp(max=n), (pos - radius).clamp(min=0)
+    shape = [1] * x.dim()
+    shape[dim] = n
+    count = (hi - lo).to(x.dtype).reshape(shape)
+    return (total.index_select(dim, hi) - total.index_select(dim, lo)) / count
+
+
+def _row_weights(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source rows and weights of bilinear resizing (half-pixel centres, edges clamped),
     the same as ``F.interpolate(..., align_corners=False)``."""
-    pos = ((torch.arange(n_out, dtype=torch.float64) + 0.5) * (n_in / n_out) - 0.5).clamp(min=0)
-    i0 = pos.floor().long().clamp(max=n_in - 1)
-    i1 = (i0 + 1).clamp(max=n_in - 1)
-    return i0, i1, (pos - i0).float()
+    pos = ((np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5).clip(min=0)
+    i0 = np.minimum(np.floor(pos).astype(np.int64), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    return i0, i1, (pos - i0).astype(np.float32)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _lerp(table: np.ndarray, pos: float) -> float:
+    """``table`` linearly interpolated at fractional index ``pos`` (clamped to its ends)."""
+    pos = min(max(pos, 0.0), table.shape[0] - 1.0)
+    i = min(int(pos), table.shape[0] - 2)
+    return table[i] + (table[i + 1] - table[i]) * (pos - i)
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _linear(
+    fy: float, y: float, a: float, b: float, finv: np.ndarray, m: np.ndarray
+) -> tuple[float, float, float]:
+    """Lab (as fy, f_inv(fy), a, b) -> unclipped linear RGB, by the tables of :mod:`lab`."""
+    scale = _F_STEPS / (_F_RANGE[1] - _F_RANGE[0])
+    x = _lerp(finv, (fy + a / A_SCALE - _F_RANGE[0]) * scale)
+    z = _lerp(finv, (fy - b / B_SCALE - _F_RANGE[0]) * scale)
+    return (
+        m[0, 0] * x + m[0, 1] * y + m[0, 2] * z,
+        m[1, 0] * x + m[1, 1] * y + m[1, 2] * z,
+        m[2, 0] * x + m[2, 1] * y + m[2, 2] * z,
+    )
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _max_chroma(L: float, a: float, b: float, chroma: np.ndarray) -> float:
+    """The largest in-gamut chroma at this lightness and hue, bilinear in the table."""
+    nl, nh = chroma.shape
+    hue = math.atan2(b, a)
+    if hue < 0:
+        hue += 2 * math.pi
+    fl = min(max(L, 0.0), 100.0) / 100.0 * (nl - 1)
+    fh = hue / (2 * math.pi) * (nh - 1)
+    l0, h0 = min(int(fl), nl - 2), min(int(fh), nh - 2)
+    wl, wh = fl - l0, fh - h0
+    lo = chroma[l0, h0] * (1 - wh) + chroma[l0, h0 + 1] * wh
+    hi = chroma[l0 + 1, h0] * (1 - wh) + chroma[l0 + 1, h0 + 1] * wh
+    return lo * (1 - wl) + hi * wl
+
+
+@numba.njit(nogil=True, cache=True)
+def _compose_rows(
+    gray: np.ndarray,
+    coef: np.ndarray,
+    i0: np.ndarray,
+    i1: np.ndarray,
+    wrow: np.ndarray,
+    t: _Tables,
+    out: np.ndarray,
+) -> None:
+    """Fill ``out`` (H, W, >=3) with the RGB of each pixel of ``gray`` (H, W).
+
+    ``coef`` (4, h, W) holds the guided filter's models already widened to full width;
+    row y blends its rows ``i0[y]`` and ``i1[y]`` by ``wrow[y]``. Out-of-gamut colours are
+    reduced in chroma at constant L and hue (clipping channels instead would change the
+    lightness).
+    """
+    l_tab, fy_tab, y_tab, finv, m, chroma, s8, s16 = t
+    sixteen = out.itemsize == 2
+    height, width = gray.shape
+    for y in range(height):
+        r0, r1, w = i0[y], i1[y], wrow[y]
+        for x in range(width):
+            level = min(max(int(gray[y, x] * _LEVELS + 0.5), 0), _LEVELS)
+            L, fy, lum = l_tab[level], fy_tab[level], y_tab[level]
+            k = L / 100.0
+            a = (coef[0, r0, x] * (1 - w) + coef[0, r1, x] * w) * k
+            a += coef[2, r0, x] * (1 - w) + coef[2, r1, x] * w
+            b = (coef[1, r0, x] * (1 - w) + coef[1, r1, x] * w) * k
+            b += coef[3, r0, x] * (1 - w) + coef[3, r1, x] * w
+            r, g, bl = _linear(fy, lum, a, b, finv, m)
+            if min(r, g, bl) < 0.0 or max(r, g, bl) > 1.0:
+                c = math.hypot(a, b)
+                s = min(1.0, _max_chroma(L, a, b, chroma) * _GAMUT_SAFETY / max(c, 1e-6))
+                r, g, bl = _linear(fy, lum, a * s, b * s, finv, m)
+            # linear light -> sRGB, rounded, from the 8- or 16-bit table
+            r = min(max(r, 0.0), 1.0) * _LEVELS
+            g = min(max(g, 0.0), 1.0) * _LEVELS
+            bl = min(max(bl, 0.0), 1.0) * _LEVELS
+            if sixteen:
+                out[y, x, 0] = int(_lerp(s16, r) + 0.5)
+                out[y, x, 1] = int(_lerp(s16, g) + 0.5)
+                out[y, x, 2] = int(_lerp(s16, bl) + 0.5)
+            else:
+                out[y, x, 0] = s8[int(r + 0.5)]
+                out[y, x, 1] = s8[int(g + 0.5)]
+                out[y, x, 2] = s8[int(bl + 0.5)]
 
 
 def compose(
@@ -128,7 +220,6 @@ def compose(
     ab: torch.Tensor,
     bit_depth: int,
     alpha: np.ndarray | None = None,
-    strip_pixels: int = STRIP_PIXELS,
 ) -> np.ndarray:
     """Full-resolution RGB(A) ``(H, W, 3|4)`` of dtype uint8 or uint16 (as ``bit_depth``).
 
@@ -139,26 +230,14 @@ def compose(
     dtype = np.uint16 if bit_depth == 16 else np.uint8
     out = np.empty((height, width, 3 if alpha is None else 4), dtype=dtype)
     ab = ab.float().cpu()
-    guide = gray_to_l_fast(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab.shape[-1])))
+    guide = gray_to_l(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab.shape[-1])))
     coef = guided_coefficients(guide, ab)
-    # Widen once to full width (few rows); rows are then interpolated strip by strip.
+    # Widen once to full width (few rows); the loop blends rows as it goes.
     coef_wide = F.interpolate(
         coef[None], size=(coef.shape[1], width), mode="bilinear", align_corners=False
     )[0]
     i0, i1, w = _row_weights(height, coef.shape[1])
-    rows = max(1, strip_pixels // max(1, width))
-    for top in range(0, height, rows):
-        sl = slice(top, min(height, top + rows))
-        wt = w[sl][None, :, None]
-        coef_strip = coef_wide[:, i0[sl]] * (1 - wt) + coef_wide[:, i1[sl]] * wt
-        L = gray_to_l_fast(torch.from_numpy(gray[sl]))[None]
-        ab_strip = coef_strip[:2] * (L / 100.0) + coef_strip[2:]
-        lin = linear_in_gamut(torch.cat((L, ab_strip), dim=0))  # planar: contiguous ops
-        if bit_depth == 16:
-            planes = np.rint(linear_to_srgb(lin).numpy() * 65535).astype(np.uint16)
-        else:
-            planes = _srgb8_table()[(lin * _GRAY_LEVELS + 0.5).to(torch.int32)].numpy()
-        out[sl, :, :3] = planes.transpose(1, 2, 0)
-        if alpha is not None:
-            out[sl, :, 3] = alpha[sl]
+    _compose_rows(np.ascontiguousarray(gray), coef_wide.numpy(), i0, i1, w, _tables(), out)
+    if alpha is not None:
+        out[..., 3] = alpha
     return out
