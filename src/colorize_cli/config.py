@@ -8,7 +8,10 @@ from pathlib import Path
 
 
 def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
+    """One decode and one encode thread per core: both release the GIL (Pillow, numba),
+    and a GPU box needs every core to keep its device fed. Memory is bounded by
+    ``max_pixels_in_flight``, not by the thread count."""
+    return max(1, min(16, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)

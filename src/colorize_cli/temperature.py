@@ -25,7 +25,7 @@ from .model import normalise_l
 from .rgb import compose
 
 SIZES = (96, 112, 128, 160, 224)
-TEMPERATURES = (0.3, 0.38, 0.45, 0.55, 0.7, 1.0)
+TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 1.0)
 MIN_COLOURFULNESS = 0.9  # outputs' colourfulness over the originals', on validation
 
 
