@@ -91,6 +91,15 @@ class _Item:
     thumb: np.ndarray | None = None
 
 
+def _ends_the_run(exc: OSError) -> bool:
+    """No later write can succeed either: a full disk, a quota, a read-only filesystem."""
+    return isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
+
+
+def _write_reason(exc: OSError) -> str:
+    return f"cannot write output: {exc.strerror or exc}"
+
+
 class Pipeline:
     """One run over a list of jobs; ``stop`` may be set from a signal handler."""
 
@@ -128,6 +137,11 @@ class Pipeline:
             return self._result(item, DONE)
         except FileExistsError:
             return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
+        except OSError as exc:
+            if _ends_the_run(exc):  # now, not when reported: the other writers must stop
+                self.fatal = _write_reason(exc)
+                self.stop.set()
+            raise
         finally:
             claims.release(item.job.dest)
             self._budget.release(item.pixels)
@@ -168,8 +182,8 @@ class Pipeline:
         return _Item(job, max(1, pixel_count(job.source)), t0)
 
     def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
-        reason = f"cannot write output: {exc.strerror or exc}"
-        if isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT):
+        reason = _write_reason(exc)
+        if _ends_the_run(exc):
             self.fatal = reason
             self.stop.set()
         self.on_result(Result(job.source, job.dest, FAILED, reason, time.perf_counter() - t0))
