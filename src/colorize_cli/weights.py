@@ -21,7 +21,7 @@ from .model import ColorizerNet
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "23f89baad48f7bb6b2b371bad5cad02af75d6b310295fc862c07503f22a83ffc"
+SHIPPED_SHA256 = "4407263fefaf7574b3a3f4aabaee1cc6b186201e3a0ccc51e8fa691220f2ada9"
 CENTRES_KEY = "bins.centres"
 
 
