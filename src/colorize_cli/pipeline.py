@@ -96,10 +96,6 @@ def _ends_the_run(exc: OSError) -> bool:
     return isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
 
 
-def _write_reason(exc: OSError) -> str:
-    return f"cannot write output: {exc.strerror or exc}"
-
-
 class Pipeline:
     """One run over a list of jobs; ``stop`` may be set from a signal handler."""
 
@@ -138,9 +134,7 @@ class Pipeline:
         except FileExistsError:
             return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
         except OSError as exc:
-            if _ends_the_run(exc):  # now, not when reported: the other writers must stop
-                self.fatal = _write_reason(exc)
-                self.stop.set()
+            self._write_error(exc)  # now, not when reported: the other writers must stop
             raise
         finally:
             claims.release(item.job.dest)
@@ -181,11 +175,16 @@ class Pipeline:
             return None
         return _Item(job, max(1, pixel_count(job.source)), t0)
 
-    def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
-        reason = _write_reason(exc)
+    def _write_error(self, exc: OSError) -> str:
+        """The failure's reason; an error that no later write can escape ends the run."""
+        reason = f"cannot write output: {exc.strerror or exc}"
         if _ends_the_run(exc):
             self.fatal = reason
             self.stop.set()
+        return reason
+
+    def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
+        reason = self._write_error(exc)
         self.on_result(Result(job.source, job.dest, FAILED, reason, time.perf_counter() - t0))
 
     def _finish_write(self, fut: Future[Result], item: _Item) -> None:
