@@ -39,7 +39,7 @@ def panel(
     boundaries: list[float],
     title: str,
 ) -> Image.Image:
-    """One line chart: x is thousands of crops seen, phases separated by grey lines."""
+    """One line chart against crops seen, phases separated by grey lines."""
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
     xs = [x for _, pts in series for x, _ in pts]
@@ -67,8 +67,8 @@ def panel(
         px, py = to_px(x, y0)
         draw.text((px - 12, py + 6), f"{x / 1000:.0f}k", fill="black")
     draw.text((LEFT, 8), title, fill="black")
-    colours = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (120, 120, 120)]
-    for k, ((name, pts), colour) in enumerate(zip(series, colours, strict=False)):
+    colours = [(31, 119, 180), (214, 39, 40)]  # each panel draws two series
+    for k, ((name, pts), colour) in enumerate(zip(series, colours, strict=True)):
         draw.line([to_px(x, y) for x, y in pts], fill=colour, width=2)
         draw.text((W - RIGHT - 220, 8 + 14 * k), name, fill=colour)
     return img
