@@ -26,10 +26,11 @@ import torch
 from PIL import Image
 
 from colorize_cli import Colorizer, Options, colorize_dir
-from colorize_cli.batch import stack_l, thumbnail
-from colorize_cli.read import read_image
-from colorize_cli.rgb import compose
-from colorize_cli.write import encoder, write_atomic
+from colorize_cli.colour.resample import thumbnail
+from colorize_cli.colour.rgb import compose
+from colorize_cli.files.read import read_image
+from colorize_cli.files.write import encoder, write_atomic
+from colorize_cli.model.batch import stack_l
 
 
 def synthetic_photo(h: int, w: int, seed: int) -> np.ndarray:

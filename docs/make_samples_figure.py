@@ -12,7 +12,7 @@ import skimage
 from PIL import Image
 
 from colorize_cli import Colorizer
-from colorize_cli.evaluate import colorize_photos, contact_sheet
+from colorize_cli.training.evaluate import colorize_photos, contact_sheet
 
 DATA = Path(skimage.__file__).parent / "data"
 ORIGINALS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]

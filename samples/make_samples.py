@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from colorize_cli.lab import linear_to_srgb, rgb_to_luminance
+from colorize_cli.colour.lab import linear_to_srgb, rgb_to_luminance
 
 HERE = Path(__file__).parent
 SAMPLES = {

@@ -7,8 +7,9 @@ import torch
 from PIL import Image
 
 from colorize_cli import Options, colorize_dir
-from colorize_cli.batch import stack_l, thumbnail
-from colorize_cli.rgb import compose
+from colorize_cli.colour.resample import thumbnail
+from colorize_cli.colour.rgb import compose
+from colorize_cli.model.batch import stack_l
 
 from conftest import photo_like, save_gray
 
@@ -38,7 +39,7 @@ def test_same_input_twice_gives_the_same_output(tmp_path, colorizer):
 def test_row_streaming_kernel_equals_whole_image_maths_on_a_large_image():
     """The bounded-memory path (one compiled pass, row by row, no temporaries) against
     lab.py's float64 maths run on the whole 3-megapixel image at once."""
-    from colorize_cli.lab import gray_to_l, lab_to_rgb
+    from colorize_cli.colour.lab import gray_to_l, lab_to_rgb
 
     rng = np.random.default_rng(0)
     gray = photo_like(2000, 1500, seed=9).astype(np.float32)
@@ -55,8 +56,8 @@ def test_row_streaming_kernel_equals_whole_image_maths_on_a_large_image():
 
 def _guided_ab(gray: np.ndarray, ab: torch.Tensor) -> torch.Tensor:
     """The a/b that compose() puts on each pixel, in float64, for the exact reference."""
-    from colorize_cli.lab import gray_to_l
-    from colorize_cli.rgb import GUIDE_SCALE, guided_coefficients
+    from colorize_cli.colour.lab import gray_to_l
+    from colorize_cli.colour.rgb import GUIDE_SCALE, guided_coefficients
 
     guide = gray_to_l(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab.shape[-1])).double())
     coef = guided_coefficients(guide, ab.double())
@@ -68,7 +69,7 @@ def _guided_ab(gray: np.ndarray, ab: torch.Tensor) -> torch.Tensor:
 
 def test_fast_rgb_path_matches_the_exact_maths():
     """Table lookups and the gamut table against lab.py's exact float64 formulas."""
-    from colorize_cli.lab import gray_to_l, lab_to_linear, lab_to_rgb, rgb_to_lab
+    from colorize_cli.colour.lab import gray_to_l, lab_to_linear, lab_to_rgb, rgb_to_lab
 
     gray = photo_like(300, 400, seed=2).astype(np.float32)
     ab = torch.zeros(2, 20, 20)  # four saturated quadrants: in and out of gamut by L
@@ -95,7 +96,7 @@ def test_fast_rgb_path_matches_the_exact_maths():
 def test_colour_edges_follow_the_lightness_edge_not_the_colour_grid():
     """A dark/light edge at x = 100 inside an a/b cell that spans x = 96..128: the colour
     change must sit on the edge, not be smeared over the cell (no colour bleeding)."""
-    from colorize_cli.lab import rgb_to_lab
+    from colorize_cli.colour.lab import rgb_to_lab
 
     gray = np.full((64, 256), 0.25, np.float32)
     gray[:, 100:] = 0.75

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from colorize_cli import bins
+from colorize_cli.colour import bins
 
 CENTRES = torch.tensor(
     [[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [-10.0, 0.0], [0.0, -10.0], [50.0, 50.0]]

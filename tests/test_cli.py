@@ -120,7 +120,7 @@ def test_sixteen_bit_round_trip_keeps_lightness_precision(tmp_path):
     """L of the 16-bit output matches the 16-bit input better than 8 bits could."""
     import torch
 
-    from colorize_cli.lab import gray_to_l, rgb_to_lab
+    from colorize_cli.colour.lab import gray_to_l, rgb_to_lab
 
     g16 = np.rint(photo_like(64, 64, seed=5) * 65535).astype(np.uint16)
     Image.fromarray(g16).save(tmp_path / "scan.tif")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage import color
 
-from colorize_cli import lab
+from colorize_cli.colour import lab
 
 # Our white comes from the sRGB matrix; scikit-image types D65 separately. The two agree
 # to within this many Lab units over the whole gamut.

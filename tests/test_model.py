@@ -5,12 +5,12 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from colorize_cli import bins
-from colorize_cli.model import ColorizerNet, normalise_l
-from colorize_cli.resnet import ResNet18Encoder, adapt_torchvision_state
-from colorize_cli.train import class_loss, derive_bins, targets_ab
-from colorize_cli.traindata import random_batch
-from colorize_cli.weights import ModelSpec, WeightsError, load_weights, save_weights
+from colorize_cli.colour import bins
+from colorize_cli.model.net import ColorizerNet, normalise_l
+from colorize_cli.model.resnet import ResNet18Encoder, adapt_torchvision_state
+from colorize_cli.model.weights import ModelSpec, WeightsError, load_weights, save_weights
+from colorize_cli.training.train import class_loss, derive_bins, targets_ab
+from colorize_cli.training.traindata import random_batch
 
 
 def _block(prefix, cin, cout, down):

@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from colorize_cli.claims import CLAIM_MARK
-from colorize_cli.formats import is_image_name
-from colorize_cli.read import ReadError, read_image
-from colorize_cli.write import TEMP_MARK
+from colorize_cli.files.claims import CLAIM_MARK
+from colorize_cli.files.formats import is_image_name
+from colorize_cli.files.read import ReadError, read_image
+from colorize_cli.files.write import TEMP_MARK
 
 from conftest import photo_like, run_cli, save_gray, tree_snapshot
 

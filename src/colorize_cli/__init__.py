@@ -13,13 +13,13 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "Colorizer": "api",
-    "Job": "discover",
-    "Summary": "api",
+    "Colorizer": "model.colorizer",
+    "Job": "files.discover",
+    "Options": "config",
+    "Result": "results",
+    "Summary": "results",
     "colorize_dir": "api",
     "colorize_paths": "api",
-    "Options": "config",
-    "Result": "pipeline",
 }
 __all__ = sorted(_EXPORTS)
 

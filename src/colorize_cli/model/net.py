@@ -2,7 +2,7 @@
 
 Input is lightness normalised to about [-1, 1]; output is logits over the a/b bins at a
 quarter of the input resolution (colour varies slowly, so the full-resolution L carries
-the detail). Decoding to a/b is :func:`colorize_cli.bins.annealed_mean`.
+the detail). Decoding to a/b is :func:`colorize_cli.colour.bins.annealed_mean`.
 """
 
 from __future__ import annotations

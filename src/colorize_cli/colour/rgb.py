@@ -14,7 +14,7 @@ each pixel once and writes its RGB straight into the output: no temporaries, so 
 stays at the input and output arrays whatever the image size, and it releases the GIL,
 so the writer threads colour several images at once. The loop holds no colour formula:
 every curve and matrix is a table built from the exact maths in
-:mod:`colorize_cli.lab` (grey -> L, f_inv, linear -> sRGB, the largest in-gamut chroma
+:mod:`colorize_cli.colour.lab` (grey -> L, f_inv, linear -> sRGB, the largest in-gamut chroma
 per lightness and hue), and the tests hold it to that maths.
 """
 
@@ -29,7 +29,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .batch import thumbnail
 from .lab import (
     A_SCALE,
     B_SCALE,
@@ -41,6 +40,7 @@ from .lab import (
     linear_to_srgb,
     max_chroma_table,
 )
+from .resample import thumbnail
 
 _LEVELS = 65535  # grey in and linear light out are tabulated at 16-bit steps
 _F_RANGE = (-0.5, 1.5)  # f values tabulated for f_inv: any in-gamut colour lies inside
@@ -223,7 +223,7 @@ def compose(
 ) -> np.ndarray:
     """Full-resolution RGB(A) ``(H, W, 3|4)`` of dtype uint8 or uint16 (as ``bit_depth``).
 
-    ``gray`` is the (H, W) float32 grey from :mod:`colorize_cli.read`, ``ab`` the model's
+    ``gray`` is the (H, W) float32 grey from :mod:`colorize_cli.files.read`, ``ab`` the model's
     ``(2, h, w)`` prediction for it (on the square grid the image was squeezed to).
     """
     height, width = gray.shape

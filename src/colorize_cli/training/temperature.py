@@ -18,11 +18,13 @@ import click
 import numpy as np
 import torch
 
-from . import bins, metrics
-from .batch import stack_l, thumbnail
+from ..colour import bins
+from ..colour.resample import thumbnail
+from ..colour.rgb import compose
+from ..model.batch import stack_l
+from ..model.net import normalise_l
+from . import metrics
 from .evaluate import grey_rgb, load_photo
-from .model import normalise_l
-from .rgb import compose
 
 SIZES = (96, 112, 128, 160, 224)
 TEMPERATURES = (0.2, 0.25, 0.3, 0.38, 0.45, 0.55, 0.7, 1.0)
@@ -32,7 +34,7 @@ MIN_COLOURFULNESS = 0.9  # outputs' colourfulness over the originals', on valida
 @torch.inference_mode()
 def choose(weights: Path, val_paths: list[Path]) -> tuple[int, float, list[dict]]:
     """Return (input size, temperature) and the validation table they were chosen from."""
-    from .api import Colorizer
+    from ..model.colorizer import Colorizer
 
     col = Colorizer(weights, "auto")
     decoded, truths = zip(*(load_photo(p) for p in val_paths), strict=True)

@@ -19,35 +19,23 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import claims
-from .batch import stack_l, thumbnail
-from .config import Options
-from .discover import Job, regular_file_problem
-from .formats import format_for
-from .read import Decoded, ReadError, pixel_count, read_image
-from .rgb import compose
-from .write import DiskFullError, encoder, write_atomic
+from ..colour.resample import thumbnail
+from ..colour.rgb import compose
+from ..config import Options
+from ..files import claims
+from ..files.discover import Job, regular_file_problem
+from ..files.formats import format_for
+from ..files.read import Decoded, ReadError, pixel_count, read_image
+from ..files.write import DiskFullError, encoder, write_atomic
+from ..model.batch import stack_l
+from ..results import DONE, FAILED, SKIPPED, Result
 
 if TYPE_CHECKING:
-    from .api import Colorizer
-
-DONE, SKIPPED, FAILED, IGNORED = "done", "skipped", "failed", "ignored"
-
-
-@dataclass(frozen=True)
-class Result:
-    """What happened to one input."""
-
-    source: Path
-    dest: Path | None
-    status: str  # DONE, SKIPPED, FAILED or IGNORED
-    reason: str | None = None
-    seconds: float = 0.0
+    from ..model.colorizer import Colorizer
 
 
 class Stopped(Exception):

@@ -17,12 +17,13 @@ import click
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
+from ..cli.options import device_option, temperature_option, weights_option
+from ..colour.resample import thumbnail
+from ..colour.rgb import compose
+from ..files.formats import is_image_name
+from ..files.read import Decoded, decode_pil
+from ..model.batch import stack_l
 from . import metrics
-from .batch import stack_l, thumbnail
-from .cli import device_option, temperature_option, weights_option
-from .formats import is_image_name
-from .read import Decoded, decode_pil
-from .rgb import compose
 
 METRICS = ("psnr", "ssim", "auc", "colourfulness_ratio")
 
@@ -184,7 +185,7 @@ def main(
     sheet_count: int,
 ) -> None:
     """Score the colorizer on folders of colour photos (each folder, or subfolder, a set)."""
-    from .api import Colorizer
+    from ..model.colorizer import Colorizer
 
     colorizer = Colorizer(weights, device, temperature)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from .lab import linear_to_srgb, rgb_to_luminance
+from ..colour.lab import linear_to_srgb, rgb_to_luminance
 
 # Refuse files whose header claims more pixels than this before decoding a byte of them
 # (decompression bombs); a 100-megapixel scan is well inside it.

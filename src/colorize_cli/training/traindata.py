@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .formats import is_image_name
-from .lab import rgb_to_lab
+from ..colour.lab import rgb_to_lab
+from ..files.formats import is_image_name
 
 CACHE_SIZE = 128
 

@@ -20,8 +20,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .api import Summary
-from .pipeline import DONE, FAILED, IGNORED, Result
+from ..results import DONE, FAILED, IGNORED, Result, Summary
 
 PLAIN_EVERY_S = 5.0
 

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from skimage.metrics import structural_similarity
 
-from .lab import rgb_to_lab
+from ..colour.lab import rgb_to_lab
 
 AUC_THRESHOLDS = np.arange(0, 151)
 

@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .model import ColorizerNet
+from .net import ColorizerNet
 
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"

@@ -35,6 +35,21 @@ class DiskFullError(OSError):
     """No space left for outputs: every later write would fail too, so the run stops."""
 
 
+class OutputError(Exception):
+    """The output folder cannot be written at all: nothing would succeed."""
+
+
+def check_writable(folder: Path) -> None:
+    """Fail fast, before any work, if nothing could be written under ``folder``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-probe.{os.getpid()}{TEMP_MARK}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
+
+
 def temp_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}{TEMP_MARK}")
 

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from . import bins
-from .lab import lab_to_rgb
-from .model import ColorizerNet, normalise_l
-from .resnet import adapt_torchvision_state
+from ..colour import bins
+from ..colour.lab import lab_to_rgb
+from ..model.net import ColorizerNet, normalise_l
+from ..model.resnet import adapt_torchvision_state
+from ..model.weights import ModelSpec, load_weights, save_weights
 from .traindata import CACHE_SIZE, CropCache, build_cache, random_batch, to_lab
-from .weights import ModelSpec, load_weights, save_weights
 
 OUTPUT_STRIDE = 4  # the network predicts a/b at a quarter of its input resolution
 MIN_BIN_PIXELS = 1  # every a/b bin that occurs in the training targets becomes a class
@@ -175,7 +175,7 @@ def main(
     choose_temperature: bool,
 ) -> None:
     """Train the colorizer on the colour photos under DATA_DIR."""
-    from .device import pick_device
+    from ..model.device import pick_device
 
     dev = pick_device(device)
     torch.set_num_threads(threads or os.cpu_count() or 1)

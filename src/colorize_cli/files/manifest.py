@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from .pipeline import Result
+from ..results import Result
 
 
 class Manifest:

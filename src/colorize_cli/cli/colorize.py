@@ -14,26 +14,9 @@ from pathlib import Path
 
 import click
 
-from .config import Options
-from .formats import FORMATS
-
-# Options shared with colorize-eval: one definition each.
-device_option = click.option(
-    "--device",
-    default=Options.device,
-    show_default=True,
-    help="auto, cpu, cuda or cuda:N (auto takes CUDA when present).",
-)
-weights_option = click.option(
-    "--weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Colorizer weights (.safetensors) instead of the shipped ones.",
-)
-temperature_option = click.option(
-    "--temperature",
-    type=click.FloatRange(0.01, 10.0),
-    help="Annealed-mean temperature: lower is more vivid (default: the weights').",
-)
+from ..config import Options
+from ..files.formats import FORMATS
+from .options import device_option, temperature_option, weights_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -84,11 +67,11 @@ def main(
     quiet: bool,
 ) -> None:
     """Colour every black-and-white photo or film frame under IN into a mirror under OUT."""
-    from .api import Colorizer, OutputError, colorize_dir
-    from .device import DeviceError
-    from .manifest import Manifest
+    from ..api import Colorizer, OutputError, colorize_dir
+    from ..files.manifest import Manifest
+    from ..model.device import DeviceError
+    from ..model.weights import WeightsError
     from .progress import Reporter
-    from .weights import WeightsError
 
     options = Options(
         batch_size=batch_size,

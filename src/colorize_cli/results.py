@@ -1,0 +1,56 @@
+"""What happened to each input, and to a whole run: the one vocabulary every engine,
+the progress display and the manifest share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DONE, SKIPPED, FAILED, IGNORED = "done", "skipped", "failed", "ignored"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one input."""
+
+    source: Path
+    dest: Path | None
+    status: str  # DONE, SKIPPED, FAILED or IGNORED
+    reason: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Summary:
+    """Counts of a run; ``exit_code`` is what the command exits with."""
+
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    ignored: int = 0
+    not_attempted: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    fatal: str | None = None  # why the run stopped early, e.g. the disk is full
+    failures: list[Result] = field(default_factory=list)
+
+    def add(self, result: Result) -> None:
+        if result.status == DONE:
+            self.done += 1
+        elif result.status == SKIPPED:
+            self.skipped += 1
+        elif result.status == IGNORED:
+            self.ignored += 1
+        else:
+            self.failed += 1
+            self.failures.append(result)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def exit_code(self) -> int:
+        if self.interrupted:
+            return 130
+        return 1 if self.failed or self.fatal or self.not_attempted else 0
