@@ -20,7 +20,10 @@ ORIGINALS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorc
 
 def main() -> None:
     out = Path(__file__).parent / "samples.jpg"
-    triples = list(colorize_photos(Colorizer(), [DATA / name for name in ORIGINALS]))
+    triples = [
+        (grey, outs["ours"], truth)
+        for grey, outs, truth in colorize_photos(Colorizer(), [DATA / n for n in ORIGINALS])
+    ]
     png = out.with_suffix(".png")
     contact_sheet(triples, png, height=220)
     Image.open(png).convert("RGB").save(out, quality=85)

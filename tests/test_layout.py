@@ -20,7 +20,7 @@ ALLOWED = {
     "results": set(),
     "colour": set(),
     "files": {"colour", "results"},
-    "model": {"colour", "files"},
+    "model": {"colour", "config", "files"},
     "running": {"colour", "config", "files", "model", "results"},
     "api": {"config", "files", "model", "results", "running"},
     "cli": {"api", "config", "files", "model", "results"},

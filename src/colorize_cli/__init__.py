@@ -14,6 +14,7 @@ from typing import Any
 
 _EXPORTS = {
     "Colorizer": "model.colorizer",
+    "Hint": "colour.hints",
     "Job": "files.discover",
     "Options": "config",
     "Result": "results",

@@ -15,9 +15,11 @@ from pathlib import Path
 
 from .config import Options
 from .files import claims
+from .files.controls import with_controls
 from .files.discover import Job, discover
 from .files.write import OutputError, check_writable
 from .model.colorizer import Colorizer
+from .model.weights import WeightsError
 from .results import FAILED, IGNORED, Result, Summary
 from .running.pipeline import Pipeline
 
@@ -32,8 +34,11 @@ def colorize_paths(
     on_result: Callable[[Result], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
-    """Colour each job's source into its destination; see :class:`Summary`."""
+    """Colour each job's source into its destination (with the job's reference and hints,
+    if it has them); see :class:`Summary`."""
     colorizer = colorizer or Colorizer(options.weights, options.device, options.temperature)
+    if colorizer.spec.prior is None and any(job.reference for job in jobs):
+        raise WeightsError("a reference photo needs weights that carry their training prior")
     summary = Summary()
     t0 = time.perf_counter()
     reported = 0
@@ -70,10 +75,13 @@ def colorize_dir(
 
     Existing outputs are skipped unless ``options.overwrite``; files that are not images
     are counted as ignored; unreadable files are reported as failed and the run goes on.
-    Raises :class:`OutputError` before any work when nothing could be written under ``dst``.
+    ``options.reference`` and ``options.hints`` may mirror ``src`` (see
+    :mod:`colorize_cli.files.controls`). Raises :class:`OutputError` before any work when
+    nothing could be written under ``dst``.
     """
     src, dst = Path(src), Path(dst)
     found = discover(src, dst, options.format)
+    found.jobs = with_controls(found.jobs, src, options.reference, options.hints)
     check_writable(dst if src.is_dir() or not found.jobs else found.jobs[0].dest.parent)
     claims.clean_stale(dst if dst.is_dir() else dst.parent)
     if on_total:

@@ -6,6 +6,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# How strongly a reference photo's palette replaces the training prior: 1 is the plain
+# Bayes swap. Chosen on the evaluation sets (model card: oracle and fair references).
+DEFAULT_REFERENCE_STRENGTH = 1.0
+
 
 def default_workers() -> int:
     """One decode and one encode thread per core: both release the GIL (Pillow, numba),
@@ -28,3 +32,8 @@ class Options:
     # Full-resolution pixels held in memory at once across all stages; a single image
     # larger than this still runs, alone. 128 M pixels is about 1.5 GiB at worst (16-bit).
     max_pixels_in_flight: int = 128_000_000
+    # A colour photo whose palette every input takes, or a folder mirroring IN with one
+    # per input (files/controls.py); None: automatic colour.
+    reference: Path | None = None
+    reference_strength: float = DEFAULT_REFERENCE_STRENGTH
+    hints: Path | None = None  # a folder mirroring IN with NAME.hints.json files

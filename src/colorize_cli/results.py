@@ -18,6 +18,8 @@ class Result:
     status: str  # DONE, SKIPPED, FAILED or IGNORED
     reason: str | None = None
     seconds: float = 0.0
+    reference: Path | None = None  # the reference photo used, if any
+    hints: int = 0  # how many colour hints were applied
 
 
 @dataclass

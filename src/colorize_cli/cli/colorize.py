@@ -47,9 +47,30 @@ from .options import device_option, temperature_option, weights_option
     help="Threads for decoding, and for encoding.",
 )
 @click.option(
+    "--reference",
+    type=click.Path(exists=True, path_type=Path),
+    help="A colour photo whose palette every input takes, or a folder mirroring IN with "
+    "one per input (same relative path, any image extension).",
+)
+@click.option(
+    "--reference-strength",
+    type=click.FloatRange(0.0, 5.0),
+    default=Options.reference_strength,
+    show_default=True,
+    help="How far the reference palette replaces the model's own (0: not at all).",
+)
+@click.option(
+    "--hints",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder mirroring IN: colour hints for IN/a/b.tif in HINTS/a/b.hints.json "
+    '({"points": [{"x": 120, "y": 48, "rgb": [200, 30, 40]}]}, x and y in the upright '
+    "photo's pixels; optional radius in pixels).",
+)
+@click.option(
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write one JSON line per input (input, output, status, reason, seconds).",
+    help="Write one JSON line per input (input, output, status, reason, seconds, "
+    "reference, hints).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
 @click.version_option(package_name="colorize-cli")
@@ -63,6 +84,9 @@ def main(
     weights: Path | None,
     temperature: float | None,
     workers: int,
+    reference: Path | None,
+    reference_strength: float,
+    hints: Path | None,
     manifest: Path | None,
     quiet: bool,
 ) -> None:
@@ -81,11 +105,16 @@ def main(
         weights=weights,
         temperature=temperature,
         workers=workers,
+        reference=reference,
+        reference_strength=reference_strength,
+        hints=hints,
     )
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
     except (WeightsError, DeviceError) as exc:
         raise click.UsageError(str(exc)) from None
+    if reference is not None and colorizer.spec.prior is None:
+        raise click.UsageError(f"--reference: {options.weights}: weights without a prior")
 
     stop = threading.Event()
 

@@ -53,7 +53,7 @@ def soft_encode(
     n, _, h, w = ab.shape
     px = ab.permute(0, 2, 3, 1).reshape(-1, 2)
     dist2 = torch.cdist(px, centres).square()
-    d2, idx = dist2.topk(k, dim=1, largest=False)
+    d2, idx = dist2.topk(min(k, len(centres)), dim=1, largest=False)
     weights = torch.softmax(-d2 / (2 * sigma**2), dim=1)
     target = torch.zeros(px.shape[0], centres.shape[0], dtype=ab.dtype, device=ab.device)
     target.scatter_(1, idx, weights)

@@ -215,22 +215,31 @@ def _compose_rows(
                 out[y, x, 2] = s8[int(bl + 0.5)]
 
 
+def guide_grid(gray: np.ndarray, ab_size: int) -> torch.Tensor:
+    """L ``(S, S)`` of the photograph on the guide grid for an a/b map of side ``ab_size``:
+    the grid on which colour is fitted to lightness (and hints are propagated)."""
+    return gray_to_l(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab_size)))
+
+
 def compose(
     gray: np.ndarray,
     ab: torch.Tensor,
     bit_depth: int,
     alpha: np.ndarray | None = None,
+    guide: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Full-resolution RGB(A) ``(H, W, 3|4)`` of dtype uint8 or uint16 (as ``bit_depth``).
 
     ``gray`` is the (H, W) float32 grey from :mod:`colorize_cli.files.read`, ``ab`` the model's
-    ``(2, h, w)`` prediction for it (on the square grid the image was squeezed to).
+    ``(2, h, w)`` prediction for it (on the square grid the image was squeezed to), or an
+    a/b map already on ``guide``'s grid (from :func:`guide_grid`), as hints leave it.
     """
     height, width = gray.shape
     dtype = np.uint16 if bit_depth == 16 else np.uint8
     out = np.empty((height, width, 3 if alpha is None else 4), dtype=dtype)
     ab = ab.float().cpu()
-    guide = gray_to_l(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab.shape[-1])))
+    if guide is None:
+        guide = guide_grid(gray, ab.shape[-1])
     coef = guided_coefficients(guide, ab)
     # Widen once to full width (few rows); the loop blends rows as it goes.
     coef_wide = F.interpolate(

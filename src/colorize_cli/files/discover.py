@@ -21,10 +21,13 @@ _natural = natsort_keygen(alg=ns.PATH | ns.IGNORECASE)
 
 @dataclass(frozen=True)
 class Job:
-    """One image to colour: where it is, where its output goes."""
+    """One image to colour: where it is, where its output goes, and the colour controls
+    the user gave for it (see :mod:`colorize_cli.files.controls`)."""
 
     source: Path
     dest: Path
+    reference: Path | None = None  # a colour photo whose palette to take
+    hints: Path | None = None  # a hints file
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """``--manifest FILE.jsonl``: one JSON object per input, written as each one finishes.
 
 Keys: ``input``, ``output`` (null for ignored files and folder problems), ``status``
-(done, skipped, failed, ignored), ``reason`` (null when done) and ``seconds``. Lines are
+(done, skipped, failed, ignored), ``reason`` (null when done), ``seconds``, ``reference``
+(the reference photo used, or null) and ``hints`` (how many were applied). Lines are
 flushed one by one, so a killed run still leaves a manifest of what it finished.
 """
 
@@ -26,6 +27,8 @@ class Manifest:
             "status": r.status,
             "reason": r.reason,
             "seconds": round(r.seconds, 4),
+            "reference": None if r.reference is None else str(r.reference),
+            "hints": r.hints,
         }
         self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._file.flush()

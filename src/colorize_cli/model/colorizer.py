@@ -15,13 +15,17 @@ import torch
 from PIL import Image
 
 from ..colour import bins
+from ..colour.hints import Hint, apply_hints
+from ..colour.palette import palette, prior_shift
 from ..colour.resample import thumbnail
-from ..colour.rgb import compose
+from ..colour.rgb import compose, guide_grid
+from ..config import DEFAULT_REFERENCE_STRENGTH
+from ..files.controls import check_inside, reference_ab
 from ..files.read import decode_pil
 from .batch import stack_l
 from .device import pick_device
 from .net import normalise_l
-from .weights import load_weights
+from .weights import WeightsError, load_weights
 
 
 class Colorizer:
@@ -44,27 +48,72 @@ class Colorizer:
         return self.spec.input_size
 
     @torch.inference_mode()
-    def predict_ab(self, L: torch.Tensor) -> torch.Tensor:
-        """L ``(N, 1, S, S)`` in [0, 100] -> a/b ``(N, 2, S/4, S/4)``, float32 on the CPU."""
+    def predict_ab(self, L: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """L ``(N, 1, S, S)`` in [0, 100] -> a/b ``(N, 2, S/4, S/4)``, float32 on the CPU.
+
+        ``shift`` ``(N, Q)`` is added to every pixel's logits before decoding (a reference
+        palette, from :meth:`reference_shift`; zeros for images without one).
+        """
         cuda = self.device.type == "cuda"
         x = normalise_l(L).to(self.device, non_blocking=cuda)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-            logits = self.net(x)
+            logits = self.net(x).float()
+        if shift is not None:
+            logits = logits + shift.to(self.device)[:, :, None, None]
         return bins.annealed_mean(logits, self.centres, self.temperature).cpu()
 
-    def colorize_gray(
-        self, gray: np.ndarray, bit_depth: int = 8, alpha: np.ndarray | None = None
-    ) -> np.ndarray:
-        """(H, W) float32 grey in [0, 1] -> (H, W, 3|4) uint8 or uint16 RGB(A)."""
-        ab = self.predict_ab(stack_l([thumbnail(gray, self.input_size)]))[0]
-        return compose(gray, ab, bit_depth, alpha)
+    def reference_shift(
+        self, ref_ab: torch.Tensor, strength: float = DEFAULT_REFERENCE_STRENGTH
+    ) -> torch.Tensor:
+        """The logit shift ``(Q,)`` that makes a reference's a/b palette (``(2, h, w)``,
+        from :func:`colorize_cli.files.controls.reference_ab`) the prior."""
+        if self.spec.prior is None:
+            raise WeightsError(
+                "these weights carry no training prior (bins.prior), so a reference palette "
+                "cannot replace it; retrain them with this version of colorize-train"
+            )
+        centres = self.centres.cpu()
+        return prior_shift(palette(ref_ab, centres), self.spec.prior, centres, strength)
 
-    def colorize(self, image: Image.Image) -> Image.Image:
-        """Colour one Pillow image (any mode); returns 8-bit RGB, or RGBA if it had alpha."""
+    def colorize_gray(
+        self,
+        gray: np.ndarray,
+        bit_depth: int = 8,
+        alpha: np.ndarray | None = None,
+        shift: torch.Tensor | None = None,
+        hints: list[Hint] | None = None,
+    ) -> np.ndarray:
+        """(H, W) float32 grey in [0, 1] -> (H, W, 3|4) uint8 or uint16 RGB(A), with an
+        optional reference shift ``(Q,)`` and hints in the grey's own pixel coordinates."""
+        L = stack_l([thumbnail(gray, self.input_size)])
+        ab = self.predict_ab(L, None if shift is None else shift[None])[0]
+        if not hints:
+            return compose(gray, ab, bit_depth, alpha)
+        guide = guide_grid(gray, ab.shape[-1])
+        size = (gray.shape[1], gray.shape[0])
+        return compose(gray, apply_hints(guide, ab, hints, size), bit_depth, alpha, guide)
+
+    def colorize(
+        self,
+        image: Image.Image,
+        reference: Image.Image | None = None,
+        hints: list[Hint] | None = None,
+        reference_strength: float = DEFAULT_REFERENCE_STRENGTH,
+    ) -> Image.Image:
+        """Colour one Pillow image (any mode); returns 8-bit RGB, or RGBA if it had alpha.
+
+        ``reference``: a colour photo whose palette to use. ``hints``: known colours at
+        points of ``image`` as shown upright (after its EXIF orientation).
+        """
         d = decode_pil(image)
+        if hints:
+            check_inside(hints, d.size)
         alpha = None if d.alpha is None else _to_8bit(d.alpha)
-        rgb = self.colorize_gray(d.gray, 8, alpha)
+        shift = None
+        if reference is not None:
+            shift = self.reference_shift(reference_ab(reference), reference_strength)
+        rgb = self.colorize_gray(d.gray, 8, alpha, shift, hints)
         return Image.fromarray(rgb, mode="RGBA" if rgb.shape[2] == 4 else "RGB")
 
 

@@ -2,13 +2,15 @@
 
 Weights are safetensors (no pickled code can run on load). Besides the network's tensors
 the file carries everything needed to decode its output, so one file is one model: the
-a/b bin centres (``bins.centres``), the annealed-mean temperature and the inference size.
+a/b bin centres (``bins.centres``), how often each occurs in the training photos
+(``bins.prior``, which a reference photo's palette replaces), the annealed-mean
+temperature and the inference size.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -21,8 +23,9 @@ from .net import ColorizerNet
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "4407263fefaf7574b3a3f4aabaee1cc6b186201e3a0ccc51e8fa691220f2ada9"
+SHIPPED_SHA256 = "bf87424acdd6f722d597d3fcbd55284aef050512bf6a7626575fe94e5e8207d5"
 CENTRES_KEY = "bins.centres"
+PRIOR_KEY = "bins.prior"
 
 
 class WeightsError(Exception):
@@ -35,6 +38,9 @@ class ModelSpec:
 
     temperature: float
     input_size: int
+    # (Q,) share of each a/b class among the training photos' pixels; None in files
+    # written before it was stored (a reference palette then cannot be used)
+    prior: torch.Tensor | None = field(default=None, compare=False)
 
 
 def shipped_path() -> Path:
@@ -59,6 +65,8 @@ def save_weights(
         if not k.endswith("num_batches_tracked")
     }
     tensors[CENTRES_KEY] = centres.float().cpu().contiguous()
+    if spec.prior is not None:
+        tensors[PRIOR_KEY] = spec.prior.float().cpu().contiguous()
     meta = {
         "format": FORMAT,
         "temperature": repr(spec.temperature),
@@ -97,6 +105,9 @@ def load_weights(
     if meta.get("format") != FORMAT or CENTRES_KEY not in tensors:
         raise WeightsError(f"{path}: not a colorize-cli colorizer (format {meta.get('format')!r})")
     centres = tensors.pop(CENTRES_KEY)
+    prior = tensors.pop(PRIOR_KEY, None)
+    if prior is not None and prior.shape != centres.shape[:1]:
+        raise WeightsError(f"{path}: {PRIOR_KEY} has {prior.shape}, expected one per class")
     net = ColorizerNet(num_bins=centres.shape[0])
     try:
         net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
@@ -105,5 +116,9 @@ def load_weights(
     missing = set(net.state_dict()) - set(tensors)
     if any(not k.endswith("num_batches_tracked") for k in missing):
         raise WeightsError(f"{path}: missing tensors {sorted(missing)[:3]}")
-    spec = ModelSpec(temperature=float(meta["temperature"]), input_size=int(meta["input_size"]))
+    spec = ModelSpec(
+        temperature=float(meta["temperature"]),
+        input_size=int(meta["input_size"]),
+        prior=None if prior is None else prior.float(),
+    )
     return net.eval(), centres.float(), spec

@@ -18,15 +18,19 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import torch
 
+from ..colour.hints import Hint, apply_hints
 from ..colour.resample import thumbnail
-from ..colour.rgb import compose
+from ..colour.rgb import compose, guide_grid
 from ..config import Options
 from ..files import claims
+from ..files.controls import check_inside, read_hints, read_reference
 from ..files.discover import Job, regular_file_problem
 from ..files.formats import format_for
 from ..files.read import Decoded, ReadError, pixel_count, read_image
@@ -77,6 +81,8 @@ class _Item:
     started: float
     decoded: Decoded | None = None
     thumb: np.ndarray | None = None
+    shift: torch.Tensor | None = None  # the reference palette's logit shift
+    hints: list[Hint] = field(default_factory=list)
 
 
 def _ends_the_run(exc: OSError) -> bool:
@@ -97,23 +103,47 @@ class Pipeline:
         self.fatal: str | None = None  # set when the run must end early (disk full)
         self._budget = PixelBudget(options.max_pixels_in_flight)
         self._size = colorizer.input_size
+        # one shift per reference photo: a single --reference file is read once per run
+        self._shifts: dict[Path, torch.Tensor] = {}
+        self._shifts_lock = threading.Lock()
 
     # -- stages run in worker threads ------------------------------------------------
     def _read(self, item: _Item) -> _Item:
         if self.stop.is_set():
             raise Stopped
-        item.decoded = read_image(item.job.source)
+        job = item.job
+        item.decoded = read_image(job.source)
+        if job.hints is not None:
+            item.hints = read_hints(job.hints)
+            check_inside(item.hints, item.decoded.size, f"hints {job.hints}")
+        if job.reference is not None:
+            item.shift = self._reference_shift(job.reference)
         item.thumb = thumbnail(item.decoded.gray, self._size)
         return item
 
-    def _write(self, item: _Item, ab: np.ndarray) -> Result:
+    def _reference_shift(self, path: Path) -> torch.Tensor:
+        with self._shifts_lock:
+            shift = self._shifts.get(path)
+        if shift is None:
+            shift = self.colorizer.reference_shift(
+                read_reference(path), self.options.reference_strength
+            )
+            with self._shifts_lock:
+                self._shifts[path] = shift
+        return shift
+
+    def _write(self, item: _Item, ab: torch.Tensor) -> Result:
         try:
             if self.stop.is_set():
                 raise Stopped
             decoded = item.decoded
             assert decoded is not None
             fmt = format_for(item.job.dest, self.options.format)
-            rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha)
+            guide = None
+            if item.hints:
+                guide = guide_grid(decoded.gray, ab.shape[-1])
+                ab = apply_hints(guide, ab, item.hints, decoded.size)
+            rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
             item.decoded = None  # the grey is no longer needed: let it go before encoding
             if self.stop.is_set():
                 raise Stopped
@@ -131,8 +161,15 @@ class Pipeline:
     # -- bookkeeping -----------------------------------------------------------------
     @staticmethod
     def _result(item: _Item, status: str, reason: str | None = None) -> Result:
+        used = status == DONE
         return Result(
-            item.job.source, item.job.dest, status, reason, time.perf_counter() - item.started
+            item.job.source,
+            item.job.dest,
+            status,
+            reason,
+            time.perf_counter() - item.started,
+            reference=item.job.reference if used else None,
+            hints=len(item.hints) if used else 0,
         )
 
     def _start(self, job: Job) -> _Item | None:
@@ -276,7 +313,11 @@ class Pipeline:
         writing: deque[tuple[_Item, Future[Result]]],
     ) -> None:
         thumbs = [item.thumb for item in batch]
-        ab = self.colorizer.predict_ab(stack_l(thumbs))  # type: ignore[arg-type]
+        shift = None
+        if any(item.shift is not None for item in batch):
+            zero = torch.zeros(len(self.colorizer.centres))
+            shift = torch.stack([zero if it.shift is None else it.shift for it in batch])
+        ab = self.colorizer.predict_ab(stack_l(thumbs), shift)  # type: ignore[arg-type]
         for item, item_ab in zip(batch, ab, strict=True):
             item.thumb = None
             writing.append((item, writers.submit(self._write, item, item_ab)))

@@ -3,8 +3,9 @@
 Each photo is made grey (its own CIE lightness), coloured through the same code path as
 ``colorize`` (decode, thumbnail, batched model, full-resolution compose), and compared with
 the original: PSNR, SSIM, a/b AuC and the colourfulness ratio, each beside the grey
-baseline (output = the grey input). Prints a table, writes ``metrics.json`` and one
-contact sheet per set (grey | ours | original) into ``--out``.
+baseline (output = the grey input). With ``--reference`` and ``--hints`` it also scores
+the colour controls beside the automatic result. Prints a table, writes ``metrics.json``
+and one contact sheet per set (grey | ours | original) into ``--out``.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from pathlib import Path
 
 import click
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageOps
 
 from ..cli.options import device_option, temperature_option, weights_option
+from ..colour.hints import Hint, apply_hints
 from ..colour.resample import thumbnail
-from ..colour.rgb import compose
+from ..colour.rgb import compose, guide_grid
+from ..files.controls import read_reference, reference_ab
 from ..files.formats import is_image_name
 from ..files.read import Decoded, decode_pil
 from ..model.batch import stack_l
+from ..model.colorizer import Colorizer
 from . import metrics
 
 METRICS = ("psnr", "ssim", "auc", "colourfulness_ratio")
@@ -67,36 +72,97 @@ def grey_rgb(decoded: Decoded) -> np.ndarray:
     return np.stack([g, g, g], axis=-1)
 
 
-def colorize_photos(colorizer, paths: list[Path], batch_size: int = 8):
-    """Yield (grey RGB, ours RGB, original RGB) uint8 arrays for colour photos ``paths``."""
+@dataclass(frozen=True)
+class Method:
+    """One way of colouring an evaluation photo: automatically, with a reference photo
+    (``oracle``: the photo itself; ``fair``: the next photo of the same set, in name
+    order), or with ``hints`` points whose colour is taken from the original at random
+    positions (seeded by the photo's place in its set, nested: the first 3 of 10 are
+    the 3)."""
+
+    name: str
+    reference: str | None = None
+    hints: int = 0
+
+
+AUTOMATIC = Method("ours")
+
+
+def methods_for(references: tuple[str, ...], hint_counts: tuple[int, ...]) -> list[Method]:
+    return [
+        AUTOMATIC,
+        *(Method(f"ref-{r}", reference=r) for r in references),
+        *(Method(f"hints-{k}", hints=k) for k in hint_counts),
+    ]
+
+
+def truth_hints(truth: np.ndarray, k: int, seed: int) -> list[Hint]:
+    """``k`` hints at random positions with the original's colour there."""
+    rng = np.random.default_rng(seed)
+    h, w = truth.shape[:2]
+    points = rng.integers(0, (w, h), size=(k, 2))
+    return [Hint(int(x), int(y), tuple(int(v) for v in truth[y, x])) for x, y in points]
+
+
+def colorize_photos(
+    colorizer: Colorizer,
+    paths: list[Path],
+    batch_size: int = 8,
+    methods: list[Method] | tuple[Method, ...] = (AUTOMATIC,),
+):
+    """Yield (grey RGB, {method name: RGB}, original RGB) uint8 arrays for ``paths``."""
     for i in range(0, len(paths), batch_size):
         chunk = paths[i : i + batch_size]
         photos = [load_photo(p) for p in chunk]
-        ab = colorizer.predict_ab(
-            stack_l([thumbnail(d.gray, colorizer.input_size) for d, _ in photos])
-        )
-        for (d, truth), item_ab in zip(photos, ab, strict=True):
-            yield grey_rgb(d), compose(d.gray, item_ab, 8), truth
+        L = stack_l([thumbnail(d.gray, colorizer.input_size) for d, _ in photos])
+        auto = colorizer.predict_ab(L)
+        outs: list[dict[str, np.ndarray]] = [{} for _ in photos]
+        for method in methods:
+            ab = auto
+            if method.reference is not None:
+                refs = [
+                    reference_ab(Image.fromarray(truth))
+                    if method.reference == "oracle"
+                    else read_reference(paths[(i + j + 1) % len(paths)])
+                    for j, (_, truth) in enumerate(photos)
+                ]
+                shift = torch.stack([colorizer.reference_shift(r) for r in refs])
+                ab = colorizer.predict_ab(L, shift)
+            for j, (d, truth) in enumerate(photos):
+                if method.hints:
+                    hints = truth_hints(truth, method.hints, seed=i + j)
+                    guide = guide_grid(d.gray, ab.shape[-1])
+                    hinted = apply_hints(guide, ab[j], hints, d.size)
+                    outs[j][method.name] = compose(d.gray, hinted, 8, guide=guide)
+                else:
+                    outs[j][method.name] = compose(d.gray, ab[j], 8)
+        for (d, truth), out in zip(photos, outs, strict=True):
+            yield grey_rgb(d), out, truth
 
 
 def score_set(
-    colorizer, paths: list[Path], sheet: Path | None = None, sheet_count: int = 8
+    colorizer: Colorizer,
+    paths: list[Path],
+    sheet: Path | None = None,
+    sheet_count: int = 8,
+    methods: list[Method] | tuple[Method, ...] = (AUTOMATIC,),
 ) -> dict[str, Scored]:
-    """Mean metrics over one set for ours and for the grey baseline."""
-    rows: dict[str, list[list[float]]] = {"ours": [], "grey": []}
+    """Mean metrics over one set for each method and for the grey baseline."""
+    names = [m.name for m in methods] + ["grey"]
+    rows: dict[str, list[list[float]]] = {n: [] for n in names}
+    cf: dict[str, list[float]] = {n: [] for n in names}
     cf_truth: list[float] = []
-    cf: dict[str, list[float]] = {"ours": [], "grey": []}
     picks = set(np.linspace(0, len(paths) - 1, min(sheet_count, len(paths))).astype(int))
     thumbs = []
-    for k, (grey, ours, truth) in enumerate(colorize_photos(colorizer, paths)):
+    for k, (grey, outs, truth) in enumerate(colorize_photos(colorizer, paths, methods=methods)):
         cf_truth.append(metrics.colourfulness(truth))
-        for name, out in (("ours", ours), ("grey", grey)):
+        for name, out in (*outs.items(), ("grey", grey)):
             rows[name].append(
                 [metrics.psnr(out, truth), metrics.ssim(out, truth), metrics.ab_auc(out, truth)]
             )
             cf[name].append(metrics.colourfulness(out))
         if k in picks:
-            thumbs.append((grey, ours, truth))
+            thumbs.append((grey, outs[methods[0].name], truth))
     if sheet is not None:
         contact_sheet(thumbs, sheet)
     out = {}
@@ -138,21 +204,22 @@ def print_table(results: dict[str, dict[str, Scored]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="colorize-eval (ours / grey baseline)")
+    table = Table(title="colorize-eval")
     table.add_column("set")
+    table.add_column("method")
     for m in METRICS:
         table.add_column(m, justify="right")
     for name, r in results.items():
-        table.add_row(
-            name, *[f"{getattr(r['ours'], m):.3f} / {getattr(r['grey'], m):.3f}" for m in METRICS]
-        )
+        for method, scored in r.items():
+            table.add_row(name, method, *[f"{getattr(scored, m):.3f}" for m in METRICS])
     Console().print(table)
 
 
 def mean_over_sets(results: dict[str, dict[str, Scored]]) -> dict[str, Scored]:
+    methods = next(iter(results.values()))
     return {
         k: Scored(*[float(np.mean([getattr(r[k], m) for r in results.values()])) for m in METRICS])
-        for k in ("ours", "grey")
+        for k in methods
     }
 
 
@@ -176,6 +243,21 @@ def mean_over_sets(results: dict[str, dict[str, Scored]]) -> dict[str, Scored]:
 @temperature_option
 @device_option
 @click.option("--sheet-count", type=int, default=8, show_default=True)
+@click.option(
+    "--reference",
+    "references",
+    type=click.Choice(["oracle", "fair"]),
+    multiple=True,
+    help="Also colour with a reference: each photo itself (oracle) or the next photo of "
+    "its set (fair). Repeatable.",
+)
+@click.option(
+    "--hints",
+    "hint_counts",
+    type=click.IntRange(1, 1000),
+    multiple=True,
+    help="Also colour with K hints taken from the original at random points. Repeatable.",
+)
 def main(
     gt_dirs: tuple[Path, ...],
     out_dir: Path,
@@ -183,15 +265,17 @@ def main(
     temperature: float | None,
     device: str,
     sheet_count: int,
+    references: tuple[str, ...],
+    hint_counts: tuple[int, ...],
 ) -> None:
     """Score the colorizer on folders of colour photos (each folder, or subfolder, a set)."""
-    from ..model.colorizer import Colorizer
-
     colorizer = Colorizer(weights, device, temperature)
+    methods = methods_for(references, hint_counts)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = {}
     for name, paths in photo_sets(list(gt_dirs)).items():
-        results[name] = score_set(colorizer, paths, out_dir / f"sheet_{name}.png", sheet_count)
+        sheet = out_dir / f"sheet_{name}.png"
+        results[name] = score_set(colorizer, paths, sheet, sheet_count, methods)
     if len(results) > 1:
         results["mean"] = mean_over_sets(results)
     print_table(results)

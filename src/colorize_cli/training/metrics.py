@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -37,6 +38,15 @@ def ab_auc(out: np.ndarray, truth: np.ndarray) -> float:
     err = torch.linalg.vector_norm(_ab(out) - _ab(truth), dim=0).flatten().numpy()
     counts = np.searchsorted(np.sort(err), AUC_THRESHOLDS, side="right")
     return float(100.0 * np.mean(counts / err.size))
+
+
+def stratified_mean(values: Sequence[float], sources: Sequence[str]) -> float:
+    """Mean over sources of each source's mean: a validation split where three
+    homogeneous sets hold most photos would otherwise score the easy case."""
+    by_source: dict[str, list[float]] = {}
+    for v, s in zip(values, sources, strict=True):
+        by_source.setdefault(s, []).append(v)
+    return float(np.mean([np.mean(v) for v in by_source.values()]))
 
 
 def colourfulness(rgb: np.ndarray) -> float:

@@ -25,7 +25,8 @@ from ..colour.lab import lab_to_rgb
 from ..model.net import ColorizerNet, normalise_l
 from ..model.resnet import adapt_torchvision_state
 from ..model.weights import ModelSpec, load_weights, save_weights
-from .traindata import CACHE_SIZE, CropCache, build_cache, random_batch, to_lab
+from .metrics import stratified_mean
+from .traindata import CACHE_SIZE, CropCache, build_cache, random_batch, source_of, to_lab
 
 OUTPUT_STRIDE = 4  # the network predicts a/b at a quarter of its input resolution
 MIN_BIN_PIXELS = 1  # every a/b bin that occurs in the training targets becomes a class
@@ -77,29 +78,36 @@ def validate(
     centres: torch.Tensor,
     weights: torch.Tensor,
     device: torch.device,
+    sources: list[str],
     temperatures: tuple[float, ...] = (1.0, 0.6, DEFAULT_TEMPERATURE),
 ) -> dict[str, float]:
-    """Validation loss and RGB PSNR per decoding temperature, beside the grey baseline."""
+    """Validation loss and RGB PSNR per decoding temperature, beside the grey baseline:
+    over all crops (``val_psnr_*``) and as the mean over ``sources`` (``val_spsnr_*``,
+    each crop's source set; the figure that chooses settings and checkpoints)."""
     net.eval()
-    out: dict[str, float] = {}
-    losses, sq = [], {t: 0.0 for t in (*temperatures, "grey")}
-    n = 0
+    losses: list[float] = []
+    mse: dict[float | str, list[float]] = {t: [] for t in (*temperatures, "grey")}
     for i in range(0, len(val), 64):
         lab = to_lab(val[i : i + 64]).to(device)
         logits = net(normalise_l(lab[:, :1]))
-        losses.append(class_loss(logits, targets_ab(lab), centres, weights).item() * len(lab))
+        target = targets_ab(lab)
+        losses += [
+            class_loss(lg[None], tg[None], centres, weights).item()
+            for lg, tg in zip(logits, target, strict=True)
+        ]
         truth = lab_to_rgb(lab)
         for t in temperatures:
             ab = bins.annealed_mean(logits, centres, t)
             ab = F.interpolate(ab, size=lab.shape[-2:], mode="bilinear", align_corners=False)
             rgb = lab_to_rgb(torch.cat((lab[:, :1], ab), dim=1))
-            sq[t] += (rgb - truth).square().mean().item() * len(lab)
+            mse[t] += (rgb - truth).square().mean(dim=(1, 2, 3)).tolist()
         grey = lab_to_rgb(torch.cat((lab[:, :1], torch.zeros_like(lab[:, 1:])), dim=1))
-        sq["grey"] += (grey - truth).square().mean().item() * len(lab)
-        n += len(lab)
-    out["val_loss"] = sum(losses) / n
-    for t, s in sq.items():
-        out[f"val_psnr_{t}"] = 10 * math.log10(1.0 / (s / n))
+        mse["grey"] += (grey - truth).square().mean(dim=(1, 2, 3)).tolist()
+    out = {"val_loss": float(np.mean(losses)), "val_sloss": stratified_mean(losses, sources)}
+    for t, errs in mse.items():
+        out[f"val_psnr_{t}"] = 10 * math.log10(1.0 / float(np.mean(errs)))
+        psnrs = [10 * math.log10(1.0 / max(e, 1e-12)) for e in errs]
+        out[f"val_spsnr_{t}"] = stratified_mean(psnrs, sources)
     net.train()
     return out
 
@@ -186,6 +194,7 @@ def main(
     click.echo(
         f"cache: {len(cache.train)} train, {len(cache.val)} val crops ({time.time() - t0:.0f}s)"
     )
+    val_sources = [source_of(p, data_dir) for p in cache.val_paths]
 
     ckpt_path = run_dir / "last.pt"
     ckpt = torch.load(ckpt_path, weights_only=True) if ckpt_path.exists() else None
@@ -232,7 +241,7 @@ def main(
                 "probs": probs,
             },
         )
-        spec = ModelSpec(temperature=DEFAULT_TEMPERATURE, input_size=DEFAULT_INPUT_SIZE)
+        spec = ModelSpec(DEFAULT_TEMPERATURE, DEFAULT_INPUT_SIZE, prior=probs)
         save_weights(run_dir / "colorizer.safetensors", net, centres, spec)
 
     stopping = []  # set by SIGTERM/SIGINT: checkpoint, then leave (a scheduler's kill)
@@ -274,7 +283,8 @@ def main(
             )
             tick, seen, losses = now, 0, []
         if step % val_every == 0 or step == steps:
-            rec = {"step": step, **validate(net, cache.val, centres_d, class_w_d, dev)}
+            scores = validate(net, cache.val, centres_d, class_w_d, dev, val_sources)
+            rec = {"step": step, **scores}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             click.echo(" ".join(f"{k}={v:.4g}" for k, v in rec.items()))
@@ -293,9 +303,9 @@ def main(
     if choose_temperature:
         from .temperature import choose
 
-        size, t, table = choose(exported, cache.val_paths)
-        net_, centres_, _ = load_weights(exported)
-        save_weights(exported, net_, centres_, ModelSpec(temperature=t, input_size=size))
+        size, t, table = choose(exported, cache.val_paths, val_sources)
+        net_, centres_, spec_ = load_weights(exported)
+        save_weights(exported, net_, centres_, ModelSpec(t, size, prior=spec_.prior))
         (run_dir / "temperature.json").write_text(
             json.dumps({"input_size": size, "temperature": t, "table": table})
         )

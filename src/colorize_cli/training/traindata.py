@@ -34,6 +34,12 @@ def _load_square(path: Path, size: int = CACHE_SIZE) -> np.ndarray:
         return np.asarray(im.crop((left, top, left + size, top + size)), dtype=np.uint8)
 
 
+def source_of(path: Path, root: Path) -> str:
+    """The set a photo comes from: its first folder under ``root`` ("" for a flat folder)."""
+    parts = path.relative_to(root).parts
+    return parts[0] if len(parts) > 1 else ""
+
+
 def list_photos(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file() and is_image_name(p.name))
 

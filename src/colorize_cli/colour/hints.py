@@ -1,0 +1,108 @@
+"""Colour hints: a few points whose colour the user knows, spread over the regions they
+belong to, stopping at the photograph's edges.
+
+The spreading is the optimisation of Levin, Lischinski and Weiss ("Colorization using
+optimization", 2004) on the guide grid (:func:`colorize_cli.colour.rgb.guide_grid`):
+neighbouring cells are tied together in proportion to how alike their lightness is, so a
+hint flows freely across a flat coat and hardly at all across its outline. Two fields
+are solved with one sparse factorisation: the reach ``w`` of the hints (1 at a hint,
+falling to 0 with distance and at edges; ``DECAY`` sets how far it goes in a flat
+region) and the hints' colour weighted by that reach. Where a hint reaches, its colour
+replaces the model's; where none does, the model's own prediction stays, so hints
+correct a photograph without repainting the parts nobody hinted.
+
+Pure maths on tensors: the hints file is read in :mod:`colorize_cli.files.hints_file`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from scipy.sparse.linalg import splu
+from torch.nn import functional as F
+
+from .lab import rgb_to_lab
+
+DEFAULT_RADIUS = 3.0  # pixels of the photograph around a hint that take its colour
+EDGE_SIGMA = 8.0  # L units: neighbours this much apart in lightness are ~60% tied
+DECAY = 1e-5  # pull towards the model's colour: a hint's reach in a flat region ~300 cells
+PIN = 100.0  # how hard a hinted cell holds its colour, against its neighbours
+SOLVE_STEP = 2  # solved on the guide grid shrunk this many times
+
+
+@dataclass(frozen=True)
+class Hint:
+    """One known colour at a point of the (upright) photograph, in its own pixels."""
+
+    x: float
+    y: float
+    rgb: tuple[int, int, int]  # sRGB, 0-255
+    radius: float = DEFAULT_RADIUS
+
+
+def hint_ab(hints: list[Hint]) -> torch.Tensor:
+    """The a/b of each hint's colour, ``(K, 2)``; its lightness is not used: the
+    photograph keeps its own."""
+    rgb = torch.tensor([h.rgb for h in hints], dtype=torch.float64).T[:, :, None] / 255.0
+    return rgb_to_lab(rgb)[1:, :, 0].T.float()
+
+
+def _hint_cells(
+    hints: list[Hint], size: tuple[int, int], side: int, colours: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid cell: 1 where a hint covers it (else 0), and the covering hint's a/b."""
+    width, height = size
+    sx, sy = side / width, side / height
+    mask = np.zeros((side, side), dtype=np.float64)
+    ab = np.zeros((2, side, side), dtype=np.float64)
+    ys, xs = np.mgrid[0:side, 0:side]
+    for hint, colour in zip(hints, colours.numpy(), strict=True):
+        gx, gy = (hint.x + 0.5) * sx - 0.5, (hint.y + 0.5) * sy - 0.5
+        rx, ry = max(hint.radius * sx, 0.5), max(hint.radius * sy, 0.5)
+        inside = ((xs - gx) / rx) ** 2 + ((ys - gy) / ry) ** 2 <= 1.0
+        inside[min(max(round(gy), 0), side - 1), min(max(round(gx), 0), side - 1)] = True
+        mask[inside] = 1.0
+        ab[:, inside] = colour[:, None]
+    return mask, ab
+
+
+def _affinity_laplacian(L: np.ndarray) -> sp.csc_matrix:
+    """Graph Laplacian of the 4-neighbour grid, edges weighted by lightness likeness."""
+    h, w = L.shape
+    idx = np.arange(h * w).reshape(h, w)
+    wx = np.exp(-np.square(L[:, 1:] - L[:, :-1]) / (2 * EDGE_SIGMA**2))
+    wy = np.exp(-np.square(L[1:, :] - L[:-1, :]) / (2 * EDGE_SIGMA**2))
+    rows = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
+    cols = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
+    vals = np.concatenate([wx.ravel(), wy.ravel()])
+    W = sp.coo_matrix((vals, (rows, cols)), shape=(h * w, h * w))
+    W = W + W.T
+    degree = np.asarray(W.sum(axis=1)).ravel()
+    return (sp.diags(degree) - W).tocsc()
+
+
+def apply_hints(
+    guide: torch.Tensor, ab: torch.Tensor, hints: list[Hint], size: tuple[int, int]
+) -> torch.Tensor:
+    """The model's a/b ``(2, h, w)`` corrected by ``hints``, on the guide grid ``(2, S, S)``.
+
+    ``guide`` is the photograph's L on the guide grid ``(S, S)``; ``size`` is the
+    photograph's (width, height), the frame the hints' coordinates are in.
+    """
+    side = guide.shape[-1]
+    model = F.interpolate(ab[None].float(), size=(side, side), mode="bilinear")[0]
+    if not hints:
+        return model
+    L = F.avg_pool2d(guide[None, None].double(), SOLVE_STEP)[0, 0]
+    n = L.shape[-1]
+    mask, target = _hint_cells(hints, size, n, hint_ab(hints))
+    pin = PIN * mask.ravel()
+    A = _affinity_laplacian(L.numpy()) + sp.diags(DECAY * SOLVE_STEP**2 + pin)
+    rhs = np.stack([pin, pin * target[0].ravel(), pin * target[1].ravel()], axis=1)
+    solved = torch.from_numpy(splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs))
+    fields = F.interpolate(solved.T.reshape(1, 3, n, n).float(), size=(side, side), mode="bilinear")
+    reach, hinted = fields[0, :1], fields[0, 1:]
+    return hinted + (1 - reach) * model
