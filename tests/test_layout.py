@@ -24,7 +24,7 @@ ALLOWED = {
     "running": {"colour", "config", "files", "model", "results"},
     "api": {"config", "files", "model", "results", "running"},
     "cli": {"api", "config", "files", "model", "results"},
-    "training": {"cli", "colour", "files", "model"},
+    "training": {"cli", "colour", "config", "files", "model"},
     "__init__": set(),
     "__main__": {"cli"},
 }

@@ -27,7 +27,7 @@ from torch.nn import functional as F
 from .lab import rgb_to_lab
 
 DEFAULT_RADIUS = 3.0  # pixels of the photograph around a hint that take its colour
-EDGE_SIGMA = 8.0  # L units: neighbours this much apart in lightness are ~60% tied
+EDGE_SIGMA = 4.0  # L units: neighbours this much apart in lightness are ~60% tied
 DECAY = 1e-5  # pull towards the model's colour: a hint's reach in a flat region ~300 cells
 PIN = 100.0  # how hard a hinted cell holds its colour, against its neighbours
 SOLVE_STEP = 2  # solved on the guide grid shrunk this many times

@@ -23,6 +23,7 @@ from ..cli.options import device_option, temperature_option, weights_option
 from ..colour.hints import Hint, apply_hints
 from ..colour.resample import thumbnail
 from ..colour.rgb import compose, guide_grid
+from ..config import DEFAULT_REFERENCE_STRENGTH
 from ..files.controls import read_reference, reference_ab
 from ..files.formats import is_image_name
 from ..files.read import Decoded, decode_pil
@@ -109,6 +110,7 @@ def colorize_photos(
     paths: list[Path],
     batch_size: int = 8,
     methods: list[Method] | tuple[Method, ...] = (AUTOMATIC,),
+    strength: float = DEFAULT_REFERENCE_STRENGTH,
 ):
     """Yield (grey RGB, {method name: RGB}, original RGB) uint8 arrays for ``paths``."""
     for i in range(0, len(paths), batch_size):
@@ -126,7 +128,7 @@ def colorize_photos(
                     else read_reference(paths[(i + j + 1) % len(paths)])
                     for j, (_, truth) in enumerate(photos)
                 ]
-                shift = torch.stack([colorizer.reference_shift(r) for r in refs])
+                shift = torch.stack([colorizer.reference_shift(r, strength) for r in refs])
                 ab = colorizer.predict_ab(L, shift)
             for j, (d, truth) in enumerate(photos):
                 if method.hints:
@@ -146,6 +148,7 @@ def score_set(
     sheet: Path | None = None,
     sheet_count: int = 8,
     methods: list[Method] | tuple[Method, ...] = (AUTOMATIC,),
+    strength: float = DEFAULT_REFERENCE_STRENGTH,
 ) -> dict[str, Scored]:
     """Mean metrics over one set for each method and for the grey baseline."""
     names = [m.name for m in methods] + ["grey"]
@@ -154,7 +157,8 @@ def score_set(
     cf_truth: list[float] = []
     picks = set(np.linspace(0, len(paths) - 1, min(sheet_count, len(paths))).astype(int))
     thumbs = []
-    for k, (grey, outs, truth) in enumerate(colorize_photos(colorizer, paths, methods=methods)):
+    photos = colorize_photos(colorizer, paths, methods=methods, strength=strength)
+    for k, (grey, outs, truth) in enumerate(photos):
         cf_truth.append(metrics.colourfulness(truth))
         for name, out in (*outs.items(), ("grey", grey)):
             rows[name].append(
@@ -252,6 +256,12 @@ def mean_over_sets(results: dict[str, dict[str, Scored]]) -> dict[str, Scored]:
     "its set (fair). Repeatable.",
 )
 @click.option(
+    "--reference-strength",
+    type=click.FloatRange(0.0, 5.0),
+    default=DEFAULT_REFERENCE_STRENGTH,
+    show_default=True,
+)
+@click.option(
     "--hints",
     "hint_counts",
     type=click.IntRange(1, 1000),
@@ -266,6 +276,7 @@ def main(
     device: str,
     sheet_count: int,
     references: tuple[str, ...],
+    reference_strength: float,
     hint_counts: tuple[int, ...],
 ) -> None:
     """Score the colorizer on folders of colour photos (each folder, or subfolder, a set)."""
@@ -275,7 +286,7 @@ def main(
     results = {}
     for name, paths in photo_sets(list(gt_dirs)).items():
         sheet = out_dir / f"sheet_{name}.png"
-        results[name] = score_set(colorizer, paths, sheet, sheet_count, methods)
+        results[name] = score_set(colorizer, paths, sheet, sheet_count, methods, reference_strength)
     if len(results) > 1:
         results["mean"] = mean_over_sets(results)
     print_table(results)

@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -24,7 +25,7 @@ from ..colour import bins
 from ..colour.lab import lab_to_rgb
 from ..model.net import ColorizerNet, normalise_l
 from ..model.resnet import adapt_torchvision_state
-from ..model.weights import ModelSpec, load_weights, save_weights
+from ..model.weights import ModelSpec, load_weights, save_weights, shipped_path
 from .metrics import stratified_mean
 from .traindata import CACHE_SIZE, CropCache, build_cache, random_batch, source_of, to_lab
 
@@ -58,12 +59,38 @@ def class_loss(
     return -(pixel_w * (target * logp).sum(dim=1)).mean()
 
 
-def lr_at(step: int, total: int, peak: float, warmup: int) -> float:
-    """Linear warm-up, then cosine decay to 2% of the peak."""
+def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
+    """Linear warm-up over ``warmup`` steps, then cosine decay to 2% of the peak as
+    ``progress`` (the share of the run's steps, or of its time budget, done) reaches 1."""
     if step < warmup:
         return peak * (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
-    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, t))))
+    return peak * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Defaults that differ between training from scratch and fine-tuning."""
+
+    lr: float
+    warmup: int
+    val_fraction: float
+
+
+SCRATCH = Recipe(lr=1e-3, warmup=200, val_fraction=0.02)
+# A fine-tune starts from good weights: a tenth of the step size, a short warm-up so the
+# new optimiser's moments settle, and a larger held-out share, since a user's collection
+# has hundreds of photos, not tens of thousands, and its validation chooses the settings.
+FINE_TUNE = Recipe(lr=1e-4, warmup=20, val_fraction=0.1)
+
+
+def _weights_path(init_from: str | None) -> Path | None:
+    """``--init-from``: a file, or ``shipped`` for the weights inside the package."""
+    if init_from is None:
+        return None
+    path = shipped_path() if init_from == "shipped" else Path(init_from)
+    if not path.is_file():
+        raise click.BadParameter(f"{path}: no such weights file", param_hint="--init-from")
+    return path
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -137,11 +164,30 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     help="Folder for the pre-decoded crop cache.",
 )
 @click.option("--steps", type=int, default=2800, show_default=True)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0.0),
+    help="Train for this long instead of --steps (the schedule follows the clock); "
+    "resumed runs count the time already spent.",
+)
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--crop", type=click.IntRange(32, CACHE_SIZE), default=96, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True, help="Peak learning rate.")
-@click.option("--warmup", type=int, default=200, show_default=True)
-@click.option("--val-fraction", type=float, default=0.02, show_default=True)
+@click.option(
+    "--lr",
+    type=float,
+    help=f"Peak learning rate [default: {SCRATCH.lr:g}; {FINE_TUNE.lr:g} with --init-from].",
+)
+@click.option(
+    "--warmup",
+    type=int,
+    help=f"Warm-up steps [default: {SCRATCH.warmup}; {FINE_TUNE.warmup} with --init-from].",
+)
+@click.option(
+    "--val-fraction",
+    type=float,
+    help="Share of the photos held out for validation "
+    f"[default: {SCRATCH.val_fraction:g}; {FINE_TUNE.val_fraction:g} with --init-from].",
+)
 @click.option("--val-every", type=int, default=250, show_default=True)
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -149,8 +195,8 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option(
     "--init-from",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Start from these colorizer weights (a new phase of training).",
+    help="Start from these colorizer weights (a new phase, or a fine-tune): a "
+    ".safetensors file, or 'shipped' for the weights that ship with colorize-cli.",
 )
 @click.option(
     "--init-encoder",
@@ -158,33 +204,47 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     help="Start the encoder from a torchvision resnet18 state dict (.pth).",
 )
 @click.option(
-    "--choose-temperature",
-    is_flag=True,
+    "--choose-temperature/--keep-temperature",
+    default=None,
     help="When done, pick the inference size and decoding temperature on the validation "
-    "photos and store them in the exported weights.",
+    "photos and store them in the exported weights [default: choose with --init-from].",
 )
 def main(
     data_dir: Path,
     run_dir: Path,
     cache_dir: Path,
     steps: int,
+    minutes: float | None,
     batch_size: int,
     crop: int,
-    lr: float,
-    warmup: int,
-    val_fraction: float,
+    lr: float | None,
+    warmup: int | None,
+    val_fraction: float | None,
     val_every: int,
     checkpoint_minutes: float,
     seed: int,
     device: str,
     threads: int | None,
-    init_from: Path | None,
+    init_from: str | None,
     init_encoder: Path | None,
-    choose_temperature: bool,
+    choose_temperature: bool | None,
 ) -> None:
-    """Train the colorizer on the colour photos under DATA_DIR."""
+    """Train the colorizer on the colour photos under DATA_DIR.
+
+    To teach the shipped colorizer your own collection (a few hundred colour photos like
+    the ones you colour), fine-tune it for a fixed time:
+
+    \b
+        colorize-train MY_PHOTOS --init-from shipped --minutes 30 --run runs/mine
+    """
     from ..model.device import pick_device
 
+    recipe = FINE_TUNE if init_from is not None else SCRATCH
+    lr = recipe.lr if lr is None else lr
+    warmup = recipe.warmup if warmup is None else warmup
+    val_fraction = recipe.val_fraction if val_fraction is None else val_fraction
+    choose_temperature = init_from is not None if choose_temperature is None else choose_temperature
+    init_path = _weights_path(init_from)
     dev = pick_device(device)
     torch.set_num_threads(threads or os.cpu_count() or 1)
     torch.manual_seed(seed)
@@ -198,30 +258,46 @@ def main(
 
     ckpt_path = run_dir / "last.pt"
     ckpt = torch.load(ckpt_path, weights_only=True) if ckpt_path.exists() else None
+    # a fine-tune keeps its starting weights' decoding settings until it chooses its own
+    init_net, init_centres, spec = (
+        load_weights(init_path)
+        if init_path is not None
+        else (None, None, ModelSpec(DEFAULT_TEMPERATURE, DEFAULT_INPUT_SIZE))
+    )
     if ckpt is not None:
         centres, probs = ckpt["centres"], ckpt["probs"]
-    elif init_from is not None:
-        _, centres, _ = load_weights(init_from)
+    elif init_centres is not None:
+        centres = init_centres
         probs = _probs_for(centres, cache.train)
     else:
         centres, probs = derive_bins(cache.train)
     class_w = bins.rebalance_weights(probs, centres)
     net = ColorizerNet(num_bins=len(centres))
-    if init_from is not None and ckpt is None:
-        net.load_state_dict(load_weights(init_from)[0].state_dict())
+    if init_net is not None and ckpt is None:
+        net.load_state_dict(init_net.state_dict())
     if init_encoder is not None and ckpt is None:
         state = torch.load(init_encoder, map_location="cpu", weights_only=True)
         net.encoder.load_state_dict(adapt_torchvision_state(state))
     net = net.to(dev, memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     rng = np.random.default_rng(seed)
-    step = 0
+    step, trained = 0, 0.0  # steps taken and seconds spent training, over all resumes
     if ckpt is not None:
         net.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optim"])
         rng.bit_generator.state = ckpt["rng"]
-        step = ckpt["step"]
+        step, trained = ckpt["step"], ckpt.get("seconds", 0.0)
         click.echo(f"resumed at step {step}")
+    budget = None if minutes is None else minutes * 60
+
+    def progress() -> float:
+        if budget is not None:
+            return trained / max(budget, 1e-9)
+        return (step - warmup) / max(1, steps - warmup)
+
+    def finished() -> bool:
+        return trained >= budget if budget is not None else step >= steps
+
     centres_d, class_w_d = centres.to(dev), class_w.to(dev)
     click.echo(f"{len(centres)} a/b classes, device {dev}, {torch.get_num_threads()} threads")
 
@@ -239,18 +315,20 @@ def main(
                 "rng": rng.bit_generator.state,
                 "centres": centres,
                 "probs": probs,
+                "seconds": trained,
             },
         )
-        spec = ModelSpec(DEFAULT_TEMPERATURE, DEFAULT_INPUT_SIZE, prior=probs)
-        save_weights(run_dir / "colorizer.safetensors", net, centres, spec)
+        exported = ModelSpec(spec.temperature, spec.input_size, prior=probs)
+        save_weights(run_dir / "colorizer.safetensors", net, centres, exported)
 
     stopping = []  # set by SIGTERM/SIGINT: checkpoint, then leave (a scheduler's kill)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.append(True))
 
-    while step < steps and not stopping:
+    while not finished() and not stopping:
+        started = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, steps, lr, warmup)
+            g["lr"] = lr_at(step, progress(), lr, warmup)
         lab = random_batch(cache.train, batch_size, crop, rng).to(dev, non_blocking=True)
         x = normalise_l(lab[:, :1]).contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -260,6 +338,9 @@ def main(
         loss.backward()
         opt.step()
         step += 1
+        trained += time.time() - started
+        started = time.time()
+        last = finished()
         seen += batch_size
         losses.append(loss.item())
         if step % 20 == 0:
@@ -282,22 +363,23 @@ def main(
                 )
             )
             tick, seen, losses = now, 0, []
-        if step % val_every == 0 or step == steps:
+        if step % val_every == 0 or last:
             scores = validate(net, cache.val, centres_d, class_w_d, dev, val_sources)
             rec = {"step": step, **scores}
             log.write(json.dumps(rec) + "\n")
             log.flush()
             click.echo(" ".join(f"{k}={v:.4g}" for k, v in rec.items()))
-        if time.time() - last_ckpt > checkpoint_minutes * 60 or step == steps:
+        if time.time() - last_ckpt > checkpoint_minutes * 60 or last:
             checkpoint()
             last_ckpt = time.time()
+        trained += time.time() - started  # validation and checkpoints count too
     log.close()
     if stopping:
         checkpoint()
         click.echo(f"stopped at step {step}; run the same command again to resume")
         return
     exported = run_dir / "colorizer.safetensors"
-    if step == steps and not exported.exists():
+    if not exported.exists():
         checkpoint()
     click.echo(f"done: {step} steps; weights in {exported}")
     if choose_temperature:

@@ -1,0 +1,103 @@
+"""Fine-tuning on a user's own colour photos: ``colorize-train --init-from shipped
+--minutes M``, run as a user would (a subprocess), its weights used by ``colorize``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from colorize_cli.colour.resample import thumbnail
+from colorize_cli.model.batch import stack_l
+from colorize_cli.model.colorizer import Colorizer
+from colorize_cli.model.weights import load_weights
+
+from conftest import photo_like, run_cli, save_gray
+
+
+def _colour_photos(root, n: int = 20) -> None:
+    """Small colour 'photos' of two kinds (two source folders): shapes on skies."""
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        folder = root / ("beach" if i % 2 else "garden")
+        folder.mkdir(parents=True, exist_ok=True)
+        sky = tuple(int(v) for v in rng.integers(80, 230, 3))
+        im = Image.new("RGB", (150, 130), sky)
+        draw = ImageDraw.Draw(im)
+        for _ in range(4):
+            x, y = rng.integers(0, 120, 2)
+            colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+            draw.ellipse((x, y, x + rng.integers(15, 50), y + rng.integers(15, 50)), fill=colour)
+        im.save(folder / f"p{i:02d}.jpg", quality=92)
+
+
+def _train(*args: object, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "colorize_cli.training.train", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mine")
+    _colour_photos(root)
+    return root
+
+
+def test_minutes_stops_on_time_and_writes_weights_colorize_uses(photos, tmp_path):
+    run = tmp_path / "run"
+    budget_s = 12.0
+    r = _train(
+        photos, "--run", run, "--cache", tmp_path / "cache", "--init-from", "shipped",
+        "--minutes", budget_s / 60, "--batch-size", "4", "--crop", "64", "--threads", "1",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    # it stops at the first step boundary past the budget: not before, not much after
+    assert budget_s <= ckpt["seconds"] < budget_s + 20
+    assert ckpt["step"] > 0
+    assert "chose input size" in r.stdout  # a fine-tune chooses its settings by default
+    assert (run / "temperature.json").is_file()
+    _, _, spec = load_weights(run / "colorizer.safetensors")
+    assert spec.prior is not None and torch.isclose(spec.prior.sum(), torch.tensor(1.0))
+    save_gray(tmp_path / "in" / "a.png", 48, 64)
+    out = run_cli(tmp_path / "in", tmp_path / "out", "--weights", run / "colorizer.safetensors")
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "out" / "a.png").is_file()
+    # a second run of the same command has nothing left to do: the budget is spent
+    again = _train(
+        photos, "--run", run, "--cache", tmp_path / "cache", "--init-from", "shipped",
+        "--minutes", budget_s / 60, "--batch-size", "4", "--crop", "64", "--threads", "1",
+        "--keep-temperature",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == ckpt["step"]
+
+
+def test_init_from_shipped_starts_from_the_shipped_outputs(photos, tmp_path, colorizer):
+    run = tmp_path / "run"
+    r = _train(
+        photos, "--run", run, "--cache", tmp_path / "cache", "--init-from", "shipped",
+        "--steps", "0", "--keep-temperature", "--threads", "1",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    started = Colorizer(run / "colorizer.safetensors", device="cpu")
+    assert (started.temperature, started.input_size) == (
+        colorizer.temperature,
+        colorizer.input_size,
+    )
+    L = stack_l([thumbnail(photo_like(96, 128, seed=s).astype(np.float32), 128) for s in (1, 2)])
+    assert torch.allclose(started.predict_ab(L), colorizer.predict_ab(L), atol=1e-4)
+
+
+def test_init_from_a_missing_file_is_a_usage_error(photos, tmp_path):
+    r = _train(photos, "--run", tmp_path / "run", "--init-from", tmp_path / "nope.safetensors")
+    assert r.returncode == 2
+    assert "no such weights file" in r.stderr
