@@ -11,7 +11,7 @@ region) and the hints' colour weighted by that reach. Where a hint reaches, its 
 replaces the model's; where none does, the model's own prediction stays, so hints
 correct a photograph without repainting the parts nobody hinted.
 
-Pure maths on tensors: the hints file is read in :mod:`colorize_cli.files.hints_file`.
+Pure maths on tensors: the hints file is read in :mod:`colorize_cli.files.controls`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .lab import rgb_to_lab
 
 DEFAULT_RADIUS = 3.0  # pixels of the photograph around a hint that take its colour
 EDGE_SIGMA = 4.0  # L units: neighbours this much apart in lightness are ~60% tied
-DECAY = 1e-5  # pull towards the model's colour: a hint's reach in a flat region ~300 cells
+DECAY = 1e-5  # pull towards the model's colour: in a flat region a hint reaches the whole photo
 PIN = 100.0  # how hard a hinted cell holds its colour, against its neighbours
 SOLVE_STEP = 2  # solved on the guide grid shrunk this many times
 
