@@ -17,6 +17,9 @@ from .config import Options
 from .files import claims
 from .files.controls import with_controls
 from .files.discover import Job, discover
+from .files.formats import is_video_name
+from .files.sequences import mark_sequences
+from .files.video import frame_count
 from .files.write import OutputError, check_writable
 from .model.colorizer import Colorizer
 from .model.weights import WeightsError
@@ -32,10 +35,12 @@ def colorize_paths(
     *,
     colorizer: Colorizer | None = None,
     on_result: Callable[[Result], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
     """Colour each job's source into its destination (with the job's reference and hints,
-    if it has them); see :class:`Summary`."""
+    if it has them; frames of one ``sequence`` in order, with one temporal state); see
+    :class:`Summary`. ``on_frames`` hears of a video's frames as they are coloured."""
     colorizer = colorizer or Colorizer(options.weights, options.device, options.temperature)
     if colorizer.spec.prior is None and any(job.reference for job in jobs):
         raise WeightsError("a reference photo needs weights that carry their training prior")
@@ -50,7 +55,7 @@ def colorize_paths(
         if on_result:
             on_result(result)
 
-    pipeline = Pipeline(colorizer, options, report)
+    pipeline = Pipeline(colorizer, options, report, on_frames)
     if stop is not None:
         pipeline.stop = stop
     pipeline.run(jobs)
@@ -69,9 +74,17 @@ def colorize_dir(
     colorizer: Colorizer | None = None,
     on_result: Callable[[Result], None] | None = None,
     on_total: Callable[[int], None] | None = None,
+    on_frames: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
-    """Colour every image under ``src`` (a folder, or one file) into a mirror under ``dst``.
+    """Colour every photo and video under ``src`` (a folder, or one file) into a mirror
+    under ``dst``.
+
+    Numbered frames of one size in a folder are coloured as a film sequence
+    (``options.sequence`` None guesses, True/False decide); video files are coloured as
+    one sequence each. ``on_total`` hears the work to do in units of a photo or a video
+    frame, ``on_result`` of each file as it finishes and ``on_frames`` of a video's
+    frames as they go.
 
     Existing outputs are skipped unless ``options.overwrite``; files that are not images
     are counted as ignored; unreadable files are reported as failed and the run goes on.
@@ -82,10 +95,12 @@ def colorize_dir(
     src, dst = Path(src), Path(dst)
     found = discover(src, dst, options.format)
     found.jobs = with_controls(found.jobs, src, options.reference, options.hints)
+    found.jobs = mark_sequences(found.jobs, options.sequence)
     check_writable(dst if src.is_dir() or not found.jobs else found.jobs[0].dest.parent)
     claims.clean_stale(dst if dst.is_dir() else dst.parent)
     if on_total:
-        on_total(len(found.jobs) + len(found.problems))
+        units = [frame_count(j.source) if is_video_name(j.source.name) else 1 for j in found.jobs]
+        on_total(sum(units) + len(found.problems))
     pre = Summary()
     early = [Result(path, None, FAILED, reason) for path, reason in found.problems]
     early += [Result(path, None, IGNORED, "not an image file name") for path in found.ignored]
@@ -94,7 +109,12 @@ def colorize_dir(
         if on_result:
             on_result(result)
     summary = colorize_paths(
-        found.jobs, options, colorizer=colorizer, on_result=on_result, stop=stop
+        found.jobs,
+        options,
+        colorizer=colorizer,
+        on_result=on_result,
+        on_frames=on_frames,
+        stop=stop,
     )
     summary.failed += pre.failed
     summary.failures[:0] = pre.failures

@@ -10,6 +10,12 @@ from pathlib import Path
 # Bayes swap. Half of it keeps a reference of another photo from doing harm while most
 # of an exact palette's gain remains (model card: oracle and fair references).
 DEFAULT_REFERENCE_STRENGTH = 0.5
+# Frames over which a sequence's colour is averaged (colour/temporal.py); measured in
+# benchmarks/flicker.py: at 16 a pan's flicker falls to a fifth, PSNR within 0.05 dB,
+# colourfulness kept; 8 leaves a quarter, 24 gains little and lags more.
+DEFAULT_TEMPORAL_WINDOW = 16
+# x264's quality scale: 0 lossless, 23 its own default; 18 is close to transparent.
+DEFAULT_VIDEO_CRF = 18
 
 
 def default_workers() -> int:
@@ -38,3 +44,6 @@ class Options:
     reference: Path | None = None
     reference_strength: float = DEFAULT_REFERENCE_STRENGTH
     hints: Path | None = None  # a folder mirroring IN with NAME.hints.json files
+    sequence: bool | None = None  # frames of a film: None guesses (files/sequences.py)
+    temporal_window: int = DEFAULT_TEMPORAL_WINDOW  # 0: every frame on its own
+    video_crf: int = DEFAULT_VIDEO_CRF

@@ -20,6 +20,7 @@ class Result:
     seconds: float = 0.0
     reference: Path | None = None  # the reference photo used, if any
     hints: int = 0  # how many colour hints were applied
+    frames: int | None = None  # a video's frames written; None for a photo
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Summary:
     failed: int = 0
     ignored: int = 0
     not_attempted: int = 0
+    frames: int = 0  # photos and video frames coloured (a photo is one frame)
     seconds: float = 0.0
     interrupted: bool = False
     fatal: str | None = None  # why the run stopped early, e.g. the disk is full
@@ -39,6 +41,7 @@ class Summary:
     def add(self, result: Result) -> None:
         if result.status == DONE:
             self.done += 1
+            self.frames += 1 if result.frames is None else result.frames
         elif result.status == SKIPPED:
             self.skipped += 1
         elif result.status == IGNORED:
@@ -49,7 +52,8 @@ class Summary:
 
     @property
     def images_per_second(self) -> float:
-        return self.done / self.seconds if self.seconds > 0 else 0.0
+        """Photos and video frames coloured per second."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     @property
     def exit_code(self) -> int:

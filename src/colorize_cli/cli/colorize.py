@@ -67,6 +67,29 @@ from .options import device_option, temperature_option, weights_option
     "photo's pixels; optional radius in pixels).",
 )
 @click.option(
+    "--sequence/--no-sequence",
+    default=None,
+    help="Colour each folder's photos as the frames of one film (--sequence), or each on "
+    "its own (--no-sequence). Default: a folder of 3 or more numbered names of one size "
+    "(frame_0001.png ...) is a film.",
+)
+@click.option(
+    "--temporal-window",
+    type=click.IntRange(0, 1000),
+    default=Options.temporal_window,
+    show_default=True,
+    help="Frames of a film over which colour is kept steady; 0 colours each frame alone. "
+    "Cuts start it over.",
+)
+@click.option(
+    "--video-crf",
+    type=click.IntRange(0, 51),
+    default=Options.video_crf,
+    show_default=True,
+    help="H.264 quality of coloured videos (.mp4 .mov .mkv .avi .m4v): lower is better "
+    "and larger; audio and subtitles are copied as they are.",
+)
+@click.option(
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write one JSON line per input (input, output, status, reason, seconds, "
@@ -87,10 +110,14 @@ def main(
     reference: Path | None,
     reference_strength: float,
     hints: Path | None,
+    sequence: bool | None,
+    temporal_window: int,
+    video_crf: int,
     manifest: Path | None,
     quiet: bool,
 ) -> None:
-    """Colour every black-and-white photo or film frame under IN into a mirror under OUT."""
+    """Colour every black-and-white photo, film frame and video under IN into a mirror
+    under OUT."""
     from ..api import Colorizer, OutputError, colorize_dir
     from ..files.manifest import Manifest
     from ..model.device import DeviceError
@@ -108,6 +135,9 @@ def main(
         reference=reference,
         reference_strength=reference_strength,
         hints=hints,
+        sequence=sequence,
+        temporal_window=temporal_window,
+        video_crf=video_crf,
     )
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
@@ -141,6 +171,7 @@ def main(
             colorizer=colorizer,
             on_result=on_result,
             on_total=reporter.start,
+            on_frames=reporter.frames,
             stop=stop,
         )
     except OutputError as exc:

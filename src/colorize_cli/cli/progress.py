@@ -1,6 +1,7 @@
 """What a run tells its user while it works and when it ends (on stderr).
 
-On a terminal: a rich progress bar (done/total, images/s, ETA). Otherwise (logs, cron,
+On a terminal: a rich progress bar (done/total, images/s, ETA), counting a video by its
+frames as they are coloured, a photo as one. Otherwise (logs, cron,
 schedulers): a plain line every few seconds. Failures are always printed, one line each,
 with the path and the reason; ``--quiet`` keeps only those and the exit status.
 """
@@ -20,6 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..files.formats import is_video_name
+from ..files.video import frame_count
 from ..results import DONE, FAILED, IGNORED, Result, Summary
 
 PLAIN_EVERY_S = 5.0
@@ -33,8 +36,9 @@ class Reporter:
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self.quiet = quiet
         self.total = 0
-        self.count = 0
-        self.done = 0
+        self.count = 0  # photos and video frames finished or passed over
+        self.done = 0  # of those, coloured
+        self._frames = 0  # frames of the current video seen so far
         self._t0 = time.perf_counter()
         self._last_line = self._t0
         self._bar: Progress | None = None
@@ -57,14 +61,29 @@ class Reporter:
             self._task = self._bar.add_task("colouring", total=total, ips=0.0)
             self._bar.start()
 
+    def frames(self, n: int) -> None:
+        """``n`` more frames of the video being coloured."""
+        self._frames += n
+        self.count += n
+        self.done += n
+        self._show()
+
     def __call__(self, r: Result) -> None:
         if r.status == IGNORED:
             return
-        self.count += 1
-        self.done += r.status == DONE
+        if is_video_name(r.source.name):
+            # the rest of the frames the total counted for it, whatever became of them
+            self.count += max(0, frame_count(r.source) - self._frames)
+            self._frames = 0
+        else:
+            self.count += 1
+            self.done += r.status == DONE
         if r.status == FAILED:
             reason = escape(r.reason or "")
             self.console.print(f"[red]failed[/red] {escape(str(r.source))}: {reason}")
+        self._show()
+
+    def _show(self) -> None:
         elapsed = time.perf_counter() - self._t0
         ips = self.done / elapsed if elapsed > 0 else 0.0
         if self._bar is not None:

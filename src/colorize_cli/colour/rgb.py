@@ -215,10 +215,16 @@ def _compose_rows(
                 out[y, x, 2] = s8[int(bl + 0.5)]
 
 
-def guide_grid(gray: np.ndarray, ab_size: int) -> torch.Tensor:
+def guide_grid(
+    gray: np.ndarray, ab_size: int, model_input: torch.Tensor | None = None
+) -> torch.Tensor:
     """L ``(S, S)`` of the photograph on the guide grid for an a/b map of side ``ab_size``:
-    the grid on which colour is fitted to lightness (and hints are propagated)."""
-    return gray_to_l(torch.tensor(thumbnail(gray, GUIDE_SCALE * ab_size)))
+    the grid on which colour is fitted to lightness (and hints are propagated). The
+    model's input L ``model_input`` is that grid when its side matches, and is reused."""
+    side = GUIDE_SCALE * ab_size
+    if model_input is not None and model_input.shape[-1] == side:
+        return model_input.float().cpu()
+    return gray_to_l(torch.tensor(thumbnail(gray, side)))
 
 
 def compose(
@@ -234,13 +240,20 @@ def compose(
     ``(2, h, w)`` prediction for it (on the square grid the image was squeezed to), or an
     a/b map already on ``guide``'s grid (from :func:`guide_grid`), as hints leave it.
     """
-    height, width = gray.shape
-    dtype = np.uint16 if bit_depth == 16 else np.uint8
-    out = np.empty((height, width, 3 if alpha is None else 4), dtype=dtype)
     ab = ab.float().cpu()
     if guide is None:
         guide = guide_grid(gray, ab.shape[-1])
-    coef = guided_coefficients(guide, ab)
+    return apply_coefficients(gray, guided_coefficients(guide, ab), bit_depth, alpha)
+
+
+def apply_coefficients(
+    gray: np.ndarray, coef: torch.Tensor, bit_depth: int, alpha: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`compose` from the guided filter's coefficients ``(4, h, w)`` (from
+    :func:`guided_coefficients`), which a film's frames may share over time."""
+    height, width = gray.shape
+    dtype = np.uint16 if bit_depth == 16 else np.uint8
+    out = np.empty((height, width, 3 if alpha is None else 4), dtype=dtype)
     # Widen once to full width (few rows); the loop blends rows as it goes.
     coef_wide = F.interpolate(
         coef[None], size=(coef.shape[1], width), mode="bilinear", align_corners=False

@@ -14,7 +14,7 @@ from pathlib import Path
 from natsort import natsort_keygen, ns
 
 from .claims import is_claim_or_temp
-from .formats import is_image_name, output_path
+from .formats import is_input_name, output_path
 
 _natural = natsort_keygen(alg=ns.PATH | ns.IGNORECASE)
 
@@ -28,6 +28,9 @@ class Job:
     dest: Path
     reference: Path | None = None  # a colour photo whose palette to take
     hints: Path | None = None  # a hints file
+    # frames of one film share this key and are coloured in order with one temporal
+    # state (files/sequences.py); None: a photo on its own
+    sequence: str | None = None
 
 
 @dataclass
@@ -40,7 +43,7 @@ class Discovery:
 def single_file_dest(src: Path, dest: Path, requested_format: str | None) -> Path:
     """For a file IN: OUT names the output file when it has an image extension and is not
     an existing folder; otherwise OUT is the folder to put it in."""
-    if is_image_name(dest.name) and not dest.is_dir():
+    if is_input_name(dest.name) and not dest.is_dir():
         return dest
     return output_path(dest, Path(src.name), requested_format)
 
@@ -76,7 +79,7 @@ def discover(src: Path, dest: Path, requested_format: str | None = None) -> Disc
             if is_dir:
                 if path.resolve() != skip_dir:  # OUT inside IN is never read back
                     stack.append(path)
-            elif is_image_name(entry.name):
+            elif is_input_name(entry.name):
                 files.append((path, path.relative_to(src)))
             elif not is_claim_or_temp(entry.name):
                 found.ignored.append(path)

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+# Containers that take H.264 and copy audio and subtitles (files/video.py); the output
+# keeps the input's container whatever --format says (that is for photos).
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".avi"})
 
 # Output format -> (Pillow format name, file extension, holds 16 bits, holds alpha)
 FORMATS: dict[str, tuple[str, str, bool, bool]] = {
@@ -21,10 +24,24 @@ FORMATS: dict[str, tuple[str, str, bool, bool]] = {
 _ALIASES = {".jpeg": "jpg", ".tiff": "tif"}
 
 
+def _extension(name: str) -> str:
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
 def is_image_name(name: str) -> bool:
     """True for names with one of :data:`IMAGE_EXTENSIONS`, in any case."""
-    dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS
+    return _extension(name) in IMAGE_EXTENSIONS
+
+
+def is_video_name(name: str) -> bool:
+    """True for names with one of :data:`VIDEO_EXTENSIONS`, in any case."""
+    return _extension(name) in VIDEO_EXTENSIONS
+
+
+def is_input_name(name: str) -> bool:
+    """A photo or a video: something ``colorize`` colours."""
+    return is_image_name(name) or is_video_name(name)
 
 
 def format_for(path: Path, requested: str | None) -> str:
@@ -36,7 +53,8 @@ def format_for(path: Path, requested: str | None) -> str:
 
 
 def output_path(dest_root: Path, rel: Path, requested: str | None) -> Path:
-    """Mirror ``rel`` under ``dest_root``; only the extension changes, and only with --format."""
-    if requested is None:
+    """Mirror ``rel`` under ``dest_root``; only the extension changes, and only with
+    --format for a photo."""
+    if requested is None or is_video_name(rel.name):
         return dest_root / rel
     return dest_root / rel.with_suffix(FORMATS[requested][1])

@@ -29,6 +29,7 @@ class Manifest:
             "seconds": round(r.seconds, 4),
             "reference": None if r.reference is None else str(r.reference),
             "hints": r.hints,
+            "frames": r.frames,
         }
         self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._file.flush()

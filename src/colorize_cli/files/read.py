@@ -50,15 +50,21 @@ class Decoded:
         return self.gray.shape[1], self.gray.shape[0]
 
 
-def pixel_count(path: Path) -> int:
-    """Pixels the header claims, without decoding; 0 when the header is unreadable."""
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as the header claims, without decoding; None when unreadable."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                return im.width * im.height
+                return im.width, im.height
     except Exception:
-        return 0
+        return None
+
+
+def pixel_count(path: Path) -> int:
+    """Pixels the header claims, without decoding; 0 when the header is unreadable."""
+    size = image_size(path)
+    return 0 if size is None else size[0] * size[1]
 
 
 def _rgb_to_gray(rgb: np.ndarray) -> np.ndarray:

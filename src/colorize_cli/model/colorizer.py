@@ -48,11 +48,11 @@ class Colorizer:
         return self.spec.input_size
 
     @torch.inference_mode()
-    def predict_ab(self, L: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        """L ``(N, 1, S, S)`` in [0, 100] -> a/b ``(N, 2, S/4, S/4)``, float32 on the CPU.
+    def logits(self, L: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """L ``(N, 1, S, S)`` in [0, 100] -> logits ``(N, Q, S/4, S/4)`` on the device.
 
-        ``shift`` ``(N, Q)`` is added to every pixel's logits before decoding (a reference
-        palette, from :meth:`reference_shift`; zeros for images without one).
+        ``shift`` ``(N, Q)`` is added to every pixel's logits (a reference palette, from
+        :meth:`reference_shift`; zeros for images without one).
         """
         cuda = self.device.type == "cuda"
         x = normalise_l(L).to(self.device, non_blocking=cuda)
@@ -61,7 +61,17 @@ class Colorizer:
             logits = self.net(x).float()
         if shift is not None:
             logits = logits + shift.to(self.device)[:, :, None, None]
+        return logits
+
+    @torch.inference_mode()
+    def decode(self, logits: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, Q, h, w)`` -> a/b ``(N, 2, h, w)``, float32 on the CPU."""
         return bins.annealed_mean(logits, self.centres, self.temperature).cpu()
+
+    def predict_ab(self, L: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """L ``(N, 1, S, S)`` in [0, 100] -> a/b ``(N, 2, S/4, S/4)``, float32 on the CPU
+        (:meth:`logits`, then :meth:`decode`)."""
+        return self.decode(self.logits(L, shift))
 
     def reference_shift(
         self, ref_ab: torch.Tensor, strength: float = DEFAULT_REFERENCE_STRENGTH

@@ -2,6 +2,10 @@
 
     read (thread pool) -> batch -> model (this thread) -> compose + write (thread pool)
 
+Frames of one sequence pass through one temporal stabiliser, in order (batches keep the
+jobs' order). Video files wait until the photos are done and then run one at a time
+through :mod:`colorize_cli.running.video`, on the same thread pools.
+
 Reading and decoding of the next images and composing and encoding of the previous ones
 run in worker threads (Pillow, zlib and torch release the GIL) while the model works on
 the current batch. Memory is bounded by a budget of full-resolution pixels in flight:
@@ -18,7 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,23 +31,24 @@ import torch
 
 from ..colour.hints import Hint, apply_hints
 from ..colour.resample import thumbnail
-from ..colour.rgb import compose, guide_grid
+from ..colour.rgb import apply_coefficients, compose, guide_grid
+from ..colour.temporal import Stabiliser
 from ..config import Options
 from ..files import claims
 from ..files.controls import check_inside, read_hints, read_reference
 from ..files.discover import Job, regular_file_problem
-from ..files.formats import format_for
+from ..files.formats import format_for, is_video_name
 from ..files.read import Decoded, ReadError, pixel_count, read_image
 from ..files.write import DiskFullError, encoder, write_atomic
 from ..model.batch import stack_l
 from ..results import DONE, FAILED, SKIPPED, Result
+from . import video
 
 if TYPE_CHECKING:
     from ..model.colorizer import Colorizer
 
 
-class Stopped(Exception):
-    """Work was abandoned because the run is stopping (Ctrl-C, disk full)."""
+Stopped = video.Stopped  # work abandoned because the run is stopping (Ctrl-C, disk full)
 
 
 class PixelBudget:
@@ -83,6 +88,7 @@ class _Item:
     thumb: np.ndarray | None = None
     shift: torch.Tensor | None = None  # the reference palette's logit shift
     hints: list[Hint] = field(default_factory=list)
+    coef: torch.Tensor | None = None  # a film frame's colour, steadied over time
 
 
 def _ends_the_run(exc: OSError) -> bool:
@@ -94,11 +100,16 @@ class Pipeline:
     """One run over a list of jobs; ``stop`` may be set from a signal handler."""
 
     def __init__(
-        self, colorizer: Colorizer, options: Options, on_result: Callable[[Result], None]
+        self,
+        colorizer: Colorizer,
+        options: Options,
+        on_result: Callable[[Result], None],
+        on_frames: Callable[[int], None] | None = None,
     ) -> None:
         self.colorizer = colorizer
         self.options = options
         self.on_result = on_result
+        self.on_frames = on_frames or (lambda n: None)  # a video's frames as they go
         self.stop = threading.Event()
         self.fatal: str | None = None  # set when the run must end early (disk full)
         self._budget = PixelBudget(options.max_pixels_in_flight)
@@ -106,6 +117,8 @@ class Pipeline:
         # one shift per reference photo: a single --reference file is read once per run
         self._shifts: dict[Path, torch.Tensor] = {}
         self._shifts_lock = threading.Lock()
+        # the temporal state of the sequence being coloured (its frames are contiguous)
+        self._sequence: tuple[str, Stabiliser] | None = None
 
     # -- stages run in worker threads ------------------------------------------------
     def _read(self, item: _Item) -> _Item:
@@ -139,11 +152,14 @@ class Pipeline:
             decoded = item.decoded
             assert decoded is not None
             fmt = format_for(item.job.dest, self.options.format)
-            guide = None
-            if item.hints:
-                guide = guide_grid(decoded.gray, ab.shape[-1])
-                ab = apply_hints(guide, ab, item.hints, decoded.size)
-            rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
+            if item.coef is not None:
+                rgb = apply_coefficients(decoded.gray, item.coef, decoded.bit_depth, decoded.alpha)
+            else:
+                guide = None
+                if item.hints:
+                    guide = guide_grid(decoded.gray, ab.shape[-1])
+                    ab = apply_hints(guide, ab, item.hints, decoded.size)
+                rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
             item.decoded = None  # the grey is no longer needed: let it go before encoding
             if self.stop.is_set():
                 raise Stopped
@@ -232,6 +248,7 @@ class Pipeline:
         batch: list[_Item] = []
         prefetch = 2 * opts.batch_size
         waiting: _Item | None = None  # started, waiting for budget
+        videos: list[_Item] = []  # claimed, coloured once the photos are done
         exhausted = False
         with (
             ThreadPoolExecutor(opts.workers, "read") as readers,
@@ -248,6 +265,10 @@ class Pipeline:
                                 break
                             waiting = self._start(job)
                             if waiting is None:
+                                continue
+                            if is_video_name(job.source.name):
+                                videos.append(waiting)
+                                waiting = None
                                 continue
                         if not self._budget.try_acquire(waiting.pixels):
                             if reading or batch:
@@ -267,13 +288,19 @@ class Pipeline:
                     elif batch:
                         self._run_batch(batch, writers, writing)
                         batch = []
-                    elif exhausted and waiting is None:
+                    elif exhausted and waiting is None and not writing:
                         break
                     elif writing:
                         item, fut = writing.popleft()
                         fut.exception()  # wait: its budget is what the next read needs
                         self._finish_write(fut, item)
+                while videos and not self.stop.is_set():
+                    result = self._video(videos.pop(0), writers)
+                    if result is not None:  # None: abandoned because the run is stopping
+                        self.on_result(result)
             finally:
+                for item in videos:
+                    claims.release(item.job.dest)
                 if waiting is not None:
                     claims.release(waiting.job.dest)
                 if self.stop.is_set():
@@ -288,6 +315,46 @@ class Pipeline:
                 for item, fut in writing:
                     fut.exception()
                     self._finish_write(fut, item)
+
+    @torch.inference_mode()
+    def _steady(self, item: _Item, logits: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+        """A film frame through its sequence's stabiliser, in order: its steadied a/b,
+        and (unless it has hints, which work on a/b) its steadied colour coefficients."""
+        key = item.job.sequence
+        assert key is not None and item.decoded is not None
+        if self._sequence is None or self._sequence[0] != key:
+            self._sequence = (key, Stabiliser(self.options.temporal_window))
+        stabilise = self._sequence[1]
+        size = item.decoded.size
+        ab = self.colorizer.decode(stabilise(logits, L, size)[None])[0]
+        coef = stabilise.coefficients(guide_grid(item.decoded.gray, ab.shape[-1], L), ab)
+        if not item.hints:
+            item.coef = coef
+        return ab
+
+    def _video(self, item: _Item, pool: ThreadPoolExecutor) -> Result | None:
+        """Colour one claimed video file; its outcome, or None if the run stopped."""
+        job = item.job
+        try:
+            if job.hints is not None:
+                raise ReadError("hints are for photos; a video takes --reference only")
+            shift = None if job.reference is None else self._reference_shift(job.reference)
+            frames = video.colour_video(
+                job, self.colorizer, self.options, pool, self.stop, self.on_frames, shift
+            )
+            return replace(self._result(item, DONE), frames=frames)
+        except FileExistsError:
+            return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
+        except Stopped:
+            return None
+        except ReadError as exc:
+            return self._result(item, FAILED, str(exc))
+        except OSError as exc:
+            return self._result(item, FAILED, self._write_error(exc))
+        except Exception as exc:  # one bad file never stops the batch
+            return self._result(item, FAILED, f"{type(exc).__name__}: {exc}")
+        finally:
+            claims.release(job.dest)
 
     def _collect_read(self, item: _Item, fut: Future[_Item], batch: list[_Item]) -> None:
         try:
@@ -317,7 +384,12 @@ class Pipeline:
         if any(item.shift is not None for item in batch):
             zero = torch.zeros(len(self.colorizer.centres))
             shift = torch.stack([zero if it.shift is None else it.shift for it in batch])
-        ab = self.colorizer.predict_ab(stack_l(thumbs), shift)  # type: ignore[arg-type]
+        L = stack_l(thumbs)  # type: ignore[arg-type]
+        logits = self.colorizer.logits(L, shift)
+        ab = list(self.colorizer.decode(logits))
+        for i, item in enumerate(batch):
+            if item.job.sequence is not None and self.options.temporal_window > 1:
+                ab[i] = self._steady(item, logits[i], L[i, 0])
         for item, item_ab in zip(batch, ab, strict=True):
             item.thumb = None
             writing.append((item, writers.submit(self._write, item, item_ab)))

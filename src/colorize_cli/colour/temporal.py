@@ -1,0 +1,171 @@
+"""Steady colour over a shot of film: the model's logits averaged over time where the
+picture stands still, started over at cuts.
+
+A frame coloured on its own flickers: where the model hesitates between two hues, grain
+and exposure flicker in the grey tip it one way, then the other. The stabiliser keeps a
+running average of the model's logits per a/b cell, so the choice among hues is made on
+the evidence of many frames. Averaging logits is a geometric mean of the per-frame colour
+distributions: one hue wins, where averaging a/b would blend two hues into brown.
+
+The same average, with the same weights, then holds the guided filter's coefficients
+(:mod:`colorize_cli.colour.rgb`), which are fitted to each frame's own grey: without it,
+exposure flicker and grain would refit them every frame and the colour would shimmer at
+full resolution even with steady logits.
+
+The camera's motion is followed cheaply: the shift between consecutive frames (phase
+correlation of the model's small input, to a fraction of a pixel) moves the state with
+the picture, so a pan keeps its colour. What still differs after that (things moving on
+their own) lowers the past's weight where it happens, so moving things leave no colour
+trail. Changes of the whole frame's brightness (flicker, fades) are taken out first: each
+frame's grey is compared after normalising its mean and spread. A cut is a jump in the
+normalised difference of the coarse layout far above its running level; there the state
+starts over, so no colour carries from one shot into the next.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from .rgb import guided_coefficients
+
+# L units of local change (after the camera's shift and the frame's overall brightness
+# change are taken out) at which the past's weight has fallen to 1/e. Grain averaged over
+# an a/b cell stays well below it; a zoom's edges and moving things reach it. Measured in
+# benchmarks/flicker.py: 2 leaves a pan's flicker at 0.30 of unstabilised, 8 at 0.20,
+# 16 at 0.18 but with twice the colour trail behind a moving object.
+MOTION_SCALE = 8.0
+STD_FLOOR = 2.0  # L units: a nearly black frame (a fade's end) is not stretched into noise
+CUT_CELLS = 8  # the coarse layout compared for cuts: grain and motion average out in it
+CUT_FLOOR = 0.6  # normalised difference below which no frame is a cut (fades reach 0.4)
+CUT_RATIO = 3.0  # a cut is this many times the running level of the difference (pans: 0.2)
+LEVEL_KEEP = 0.8  # weight of the past in that running level
+MAX_SHIFT = 0.125  # of the frame: a larger estimated shift is no pan, and is not followed
+
+
+def layout(L: torch.Tensor, cells: int) -> tuple[torch.Tensor, float]:
+    """L ``(S, S)`` averaged onto a ``cells x cells`` grid and normalised to zero mean and
+    unit spread, with that spread (in L units)."""
+    g = F.adaptive_avg_pool2d(L[None, None].float(), cells)[0, 0]
+    spread = max(float(g.std()), STD_FLOOR)
+    return (g - g.mean()) / spread, spread
+
+
+def estimate_shift(before: torch.Tensor, after: torch.Tensor) -> tuple[float, float]:
+    """How far the picture moved from ``before`` to ``after`` (both ``(S, S)``), in their
+    pixels (down, right): phase correlation with a parabola through the peak."""
+    n = before.shape[-1]
+    window = torch.hann_window(n, periodic=False, dtype=torch.float32, device=before.device)
+    window = window[:, None] * window[None, :]
+    fa = torch.fft.rfft2((before - before.mean()) * window)
+    fb = torch.fft.rfft2((after - after.mean()) * window)
+    cross = fb * fa.conj()
+    corr = torch.fft.irfft2(cross / cross.abs().clamp(min=1e-9), s=before.shape)
+    peak = int(corr.argmax())
+    py, px = divmod(peak, corr.shape[-1])
+
+    def refine(c_minus: float, c0: float, c_plus: float) -> float:
+        denom = c_minus - 2 * c0 + c_plus
+        return 0.0 if abs(denom) < 1e-12 else 0.5 * (c_minus - c_plus) / denom
+
+    h, w = corr.shape
+    dy = py + refine(
+        float(corr[(py - 1) % h, px]), float(corr[py, px]), float(corr[(py + 1) % h, px])
+    )
+    dx = px + refine(
+        float(corr[py, (px - 1) % w]), float(corr[py, px]), float(corr[py, (px + 1) % w])
+    )
+    return (dy - h if dy > h / 2 else dy), (dx - w if dx > w / 2 else dx)
+
+
+def translate(t: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
+    """``t`` ``(C, H, W)`` moved by (dy, dx) of its own pixels, bilinear; what comes into
+    view repeats the border (and is then freed by the motion weight)."""
+    if dy == 0 and dx == 0:
+        return t
+    h, w = t.shape[-2:]
+    ys = torch.linspace(-1, 1, h, device=t.device) - 2 * dy / max(h - 1, 1)
+    xs = torch.linspace(-1, 1, w, device=t.device) - 2 * dx / max(w - 1, 1)
+    grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)[None]
+    return F.grid_sample(t[None], grid, mode="bilinear", padding_mode="border", align_corners=True)[
+        0
+    ]
+
+
+class Stabiliser:
+    """The temporal state of one shot: feed it every frame's logits in order."""
+
+    def __init__(self, window: int) -> None:
+        # an exponential average with the centre of mass of a ``window``-frame box: it
+        # lies (window - 1) / 2 frames back
+        self.keep = 1.0 - 2.0 / (window + 1) if window > 1 else 0.0
+        self._state: torch.Tensor | None = None  # logits (Q, h, w)
+        self._coef: torch.Tensor | None = None  # guided coefficients (4, H, W)
+        self._keep: torch.Tensor | None = None  # the last frame's weights of the past
+        self._shift = (0.0, 0.0)  # the last frame's motion, in model-input pixels
+        self._L: torch.Tensor | None = None
+        self._size: tuple[int, int] | None = None
+        self._level = 0.0
+        self.cuts = 0  # where the state started over, not counting the first frame
+
+    def __call__(
+        self, logits: torch.Tensor, L: torch.Tensor, size: tuple[int, int]
+    ) -> torch.Tensor:
+        """Logits ``(Q, h, w)`` of one frame, the model's input L ``(S, S)`` it came from,
+        and the frame's own size -> the logits to decode for it."""
+        L = L.to(logits.device).float()
+        prev, self._L = self._L, L
+        same_shot = prev is not None and self._size == size and self.keep > 0
+        self._size = size
+        if same_shot:
+            assert prev is not None
+            z_prev, _ = layout(prev, CUT_CELLS)
+            z, _ = layout(L, CUT_CELLS)
+            score = float((z - z_prev).abs().mean())
+            if score > max(CUT_FLOOR, CUT_RATIO * self._level):
+                self.cuts += 1
+                same_shot = False
+            else:
+                self._level = LEVEL_KEEP * self._level + (1 - LEVEL_KEEP) * score
+        if not same_shot:
+            if prev is not None:
+                self._level = 0.0
+            self._state, self._keep, self._coef = logits.clone(), None, None
+            return logits
+        assert prev is not None and self._state is not None
+        n, cells = L.shape[-1], logits.shape[-1]
+        z, spread = layout(L, cells)
+        still, _ = layout(prev, cells)
+        change = (z - still).abs()
+        dy, dx = estimate_shift(prev, L)
+        if 0 < max(abs(dy), abs(dx)) <= MAX_SHIFT * n:
+            moved, _ = layout(translate(prev[None], dy, dx)[0], cells)
+            if (z - moved).abs().mean() < change.mean():  # the shift explains the change
+                change = (z - moved).abs()
+            else:  # grain or a smooth picture fooled the estimate: stay put
+                dy = dx = 0.0
+        else:
+            dy = dx = 0.0
+        self._shift = (dy / n, dx / n)  # as a fraction of the frame
+        # local change in L units, widened by a cell so a moving edge frees both sides
+        change = change * spread
+        moved = F.max_pool2d(change[None, None], 3, 1, 1)[0, 0]
+        self._keep = keep = self.keep * torch.exp(-moved / MOTION_SCALE)
+        past = translate(self._state, dy * cells / n, dx * cells / n)
+        self._state = keep * past + (1 - keep) * logits
+        return self._state
+
+    def coefficients(self, guide: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """The guided filter's coefficients ``(4, H, W)`` (for
+        :func:`colorize_cli.colour.rgb.apply_coefficients`) of the frame last given to
+        :meth:`__call__`, fitted to its guide grid and decoded a/b, and averaged with the
+        same weights and motion (started over with it)."""
+        coef = guided_coefficients(guide, ab.float().cpu())
+        if self._keep is None or self._coef is None or self._coef.shape != coef.shape:
+            self._coef = coef
+            return coef
+        h, w = coef.shape[-2:]
+        keep = F.interpolate(self._keep[None, None].cpu(), size=(h, w), mode="bilinear")[0]
+        past = translate(self._coef, self._shift[0] * h, self._shift[1] * w)
+        self._coef = keep * past + (1 - keep) * coef
+        return self._coef
