@@ -27,7 +27,7 @@ from PIL import Image
 
 from colorize_cli import Colorizer, Options, colorize_dir
 from colorize_cli.colour.resample import thumbnail
-from colorize_cli.colour.rgb import compose
+from colorize_cli.colour.rgb import compose, guide_grid
 from colorize_cli.files.read import read_image
 from colorize_cli.files.write import encoder, write_atomic
 from colorize_cli.model.batch import stack_l
@@ -76,7 +76,7 @@ def stage_times(col: Colorizer, files: list[Path], out: Path) -> dict[str, float
         ab = col.predict_ab(L)[0]
         sync(col.device)
         t3 = time.perf_counter()
-        rgb = compose(d.gray, ab, d.bit_depth, d.alpha)
+        rgb = compose(d.gray, ab, d.bit_depth, d.alpha, guide_grid(d.gray, ab.shape[-1], L[0, 0]))
         t4 = time.perf_counter()
         buf = io.BytesIO()
         encoder(rgb, d, "jpg")(buf)

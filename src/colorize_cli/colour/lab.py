@@ -23,6 +23,8 @@ _XYZ_FROM_RGB = (
 _EPSILON = (6.0 / 29.0) ** 3  # CIE: below this, f(t) is linear
 _KAPPA = 1.0 / (3.0 * (6.0 / 29.0) ** 2)
 _DELTA = 6.0 / 29.0
+# f_inv(t) = t^3 above F_KNEE, F_SLOPE * (t - F_OFFSET) below: named for compiled loops
+F_KNEE, F_SLOPE, F_OFFSET = _DELTA, 1.0 / _KAPPA, 4.0 / 29.0
 # The Lab definition: L = 116 f(Y) - 16, a = 500 (f(X) - f(Y)), b = 200 (f(Y) - f(Z)).
 L_SCALE, L_OFFSET, A_SCALE, B_SCALE = 116.0, 16.0, 500.0, 200.0
 
@@ -59,7 +61,7 @@ def _f(t: torch.Tensor) -> torch.Tensor:
 
 def f_inv(t: torch.Tensor) -> torch.Tensor:
     """The inverse of Lab's companding function f."""
-    return torch.where(t > _DELTA, t * t * t, (t - 4.0 / 29.0) / _KAPPA)
+    return torch.where(t > F_KNEE, t * t * t, (t - F_OFFSET) * F_SLOPE)
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:

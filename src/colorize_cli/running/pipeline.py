@@ -89,6 +89,7 @@ class _Item:
     shift: torch.Tensor | None = None  # the reference palette's logit shift
     hints: list[Hint] = field(default_factory=list)
     coef: torch.Tensor | None = None  # a film frame's colour, steadied over time
+    model_input: torch.Tensor | None = None  # its L as the model saw it: the guide grid
 
 
 def _ends_the_run(exc: OSError) -> bool:
@@ -155,9 +156,8 @@ class Pipeline:
             if item.coef is not None:
                 rgb = apply_coefficients(decoded.gray, item.coef, decoded.bit_depth, decoded.alpha)
             else:
-                guide = None
+                guide = guide_grid(decoded.gray, ab.shape[-1], item.model_input)
                 if item.hints:
-                    guide = guide_grid(decoded.gray, ab.shape[-1])
                     ab = apply_hints(guide, ab, item.hints, decoded.size)
                 rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
             item.decoded = None  # the grey is no longer needed: let it go before encoding
@@ -390,6 +390,6 @@ class Pipeline:
         for i, item in enumerate(batch):
             if item.job.sequence is not None and self.options.temporal_window > 1:
                 ab[i] = self._steady(item, logits[i], L[i, 0])
-        for item, item_ab in zip(batch, ab, strict=True):
-            item.thumb = None
+        for item, item_ab, item_L in zip(batch, ab, L, strict=True):
+            item.thumb, item.model_input = None, item_L[0]
             writing.append((item, writers.submit(self._write, item, item_ab)))
