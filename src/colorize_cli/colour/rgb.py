@@ -9,15 +9,15 @@ full-resolution L, pulled into the sRGB gamut without touching L, and converted 
 
 This is the one stage that touches every pixel, and on a CPU it costs more than the
 model itself if done as a chain of array operations (each one a pass over memory and a
-temporary the size of the image). It is therefore one compiled loop (numba) that goes
-row by row, with scratch the size of one row: memory stays at the input and output
-arrays whatever the image size, and it releases the GIL, so the writer threads colour
-several images at once. Its curves and matrices are tables built from the exact maths in
-:mod:`colorize_cli.colour.lab` (grey -> L, linear -> sRGB, the largest in-gamut chroma per
-lightness and hue), except f_inv, written out with lab's constants so that the
-arithmetic pass has no lookups and runs on SIMD lanes; the tests hold it to that maths.
-At 1024x768 it costs 10-13 ms a frame on one core of this machine (it was 29), with
-the guided filter's coefficients (1.3 ms, box means by running sums, compiled too).
+temporary the size of the image). It is therefore compiled (numba) and goes row by row
+through four passes with scratch the size of one row: memory stays at the input and
+output arrays whatever the image size, and it releases the GIL, so the writer threads
+colour several images at once. Its curves and matrices are tables built from the exact
+maths in :mod:`colorize_cli.colour.lab` (grey -> L, linear -> sRGB, the largest in-gamut
+chroma per lightness and hue), except f_inv, written out with lab's constants so that
+the arithmetic pass has no lookups and runs on SIMD lanes; the tests hold it to that
+maths. With the guided filter's coefficients (box means by running sums, compiled too),
+a 1024x768 frame costs about 10 ms on one core of this machine (it was 33).
 """
 
 from __future__ import annotations
@@ -48,8 +48,6 @@ from .lab import (
 from .resample import thumbnail
 
 _LEVELS = 65535  # grey in and linear light out are tabulated at 16-bit steps
-_F_RANGE = (-0.5, 1.5)  # f values tabulated for f_inv: any in-gamut colour lies inside
-_F_STEPS = 8192  # linear interpolation error of f_inv < 1e-6, far below a 16-bit step
 _GAMUT_SAFETY = 0.995  # stay just inside the interpolated gamut boundary
 GUIDE_SCALE = 4  # the guide grid is this many times finer than the a/b map (the model input)
 GUIDE_RADIUS = 12  # guide-grid pixels: a 25x25 window, about six a/b cells
@@ -58,7 +56,6 @@ GUIDE_EPS = 1e-2  # in (L/100)^2: lightness steps well under ~10 L carry no colo
 
 class _Tables(NamedTuple):
     grey: np.ndarray  # (levels, 3) float32 per 16-bit grey level: L / 100, f(Y), Y
-    f_inv: np.ndarray  # f_inv on _F_STEPS + 1 points over _F_RANGE
     matrix: np.ndarray  # linear RGB from (f_inv(fx), f_inv(fy), f_inv(fz))
     chroma: np.ndarray  # largest in-gamut chroma, (lightness, hue)
     srgb8: np.ndarray  # 8-bit sRGB of every 16-bit step of linear light, rounded
@@ -73,7 +70,6 @@ def _tables() -> _Tables:
     fy = (L + L_OFFSET) / L_SCALE
     return _Tables(
         grey=torch.stack((L / 100.0, fy, f_inv(fy)), dim=1).float().numpy(),
-        f_inv=f_inv(torch.linspace(*_F_RANGE, _F_STEPS + 1, dtype=torch.float64)).numpy(),
         matrix=linear_from_f_matrix(levels).numpy(),
         chroma=max_chroma_table().numpy(),
         srgb8=torch.round(srgb * 255).to(torch.uint8).numpy(),
@@ -146,14 +142,17 @@ def _lerp(table: np.ndarray, pos: float) -> float:
     return table[i] + (table[i + 1] - table[i]) * (pos - i)
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
-def _linear(
-    fy: float, y: float, a: float, b: float, finv: np.ndarray, m: np.ndarray
-) -> tuple[float, float, float]:
-    """Lab (as fy, f_inv(fy), a, b) -> unclipped linear RGB, by the tables of :mod:`lab`."""
-    scale = _F_STEPS / (_F_RANGE[1] - _F_RANGE[0])
-    x = _lerp(finv, (fy + a / A_SCALE - _F_RANGE[0]) * scale)
-    z = _lerp(finv, (fy - b / B_SCALE - _F_RANGE[0]) * scale)
+@numba.njit(nogil=True, cache=True, inline="always", fastmath=True)
+def _f_inv(t: float) -> float:
+    """:func:`colorize_cli.colour.lab.f_inv` on one number, with lab's constants."""
+    return t * t * t if t > F_KNEE else (t - F_OFFSET) * F_SLOPE
+
+
+@numba.njit(nogil=True, cache=True, inline="always", fastmath=True)
+def _linear(fy: float, y: float, a: float, b: float, m: np.ndarray) -> tuple[float, float, float]:
+    """Lab (as fy, f_inv(fy), a, b) -> unclipped linear RGB."""
+    x = _f_inv(fy + a * (1.0 / A_SCALE))
+    z = _f_inv(fy - b * (1.0 / B_SCALE))
     return (
         m[0, 0] * x + m[0, 1] * y + m[0, 2] * z,
         m[1, 0] * x + m[1, 1] * y + m[1, 2] * z,
@@ -202,7 +201,100 @@ def _max_chroma(L: float, a: float, b: float, chroma: np.ndarray) -> float:
     return lo * (1 - wl) + hi * wl
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True, error_model="numpy")
+_FAST = {"nogil": True, "cache": True, "fastmath": True, "error_model": "numpy"}
+
+
+@numba.njit(**_FAST)
+def _grey_row(
+    gray: np.ndarray, grey: np.ndarray, k_: np.ndarray, fy_: np.ndarray, y_: np.ndarray
+) -> None:
+    """Pass 1: each pixel's L / 100, f(Y) and Y, from the table of 16-bit grey levels."""
+    for x in range(gray.shape[0]):
+        level = min(max(int(gray[x] * _LEVELS + np.float32(0.5)), 0), _LEVELS)
+        k_[x], fy_[x], y_[x] = grey[level, 0], grey[level, 1], grey[level, 2]
+
+
+@numba.njit(**_FAST)
+def _linear_row(
+    coef: np.ndarray, r0: int, r1: int, w1: np.float32, m: np.ndarray, row: np.ndarray
+) -> None:
+    """Pass 2, no lookups or branches (SIMD lanes): a/b from the local models of rows r0
+    and r1 of ``coef`` blended by w1, then unclipped linear RGB."""
+    k_, fy_, y_, r_, g_, b_, a_, b2_ = (
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+    )
+    ka0, ka1, kb0, kb1 = coef[0, r0], coef[0, r1], coef[1, r0], coef[1, r1]
+    da0, da1, db0, db1 = coef[2, r0], coef[2, r1], coef[3, r0], coef[3, r1]
+    w0 = np.float32(1.0) - w1
+    m00, m01, m02, m10, m11, m12 = m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2]
+    m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
+    inv_a, inv_b = np.float32(1.0 / A_SCALE), np.float32(1.0 / B_SCALE)
+    knee, slope, offset = np.float32(F_KNEE), np.float32(F_SLOPE), np.float32(F_OFFSET)
+    for x in range(k_.shape[0]):
+        k, fy, lum = k_[x], fy_[x], y_[x]
+        a = (ka0[x] * w0 + ka1[x] * w1) * k + da0[x] * w0 + da1[x] * w1
+        b = (kb0[x] * w0 + kb1[x] * w1) * k + db0[x] * w0 + db1[x] * w1
+        fx = fy + a * inv_a
+        fz = fy - b * inv_b
+        lx = fx * fx * fx if fx > knee else (fx - offset) * slope  # lab.f_inv
+        lz = fz * fz * fz if fz > knee else (fz - offset) * slope
+        r_[x] = m00 * lx + m01 * lum + m02 * lz
+        g_[x] = m10 * lx + m11 * lum + m12 * lz
+        b_[x] = m20 * lx + m21 * lum + m22 * lz
+        a_[x], b2_[x] = a, b
+
+
+@numba.njit(**_FAST)
+def _gamut_row(row: np.ndarray, outside: np.ndarray, m: np.ndarray, chroma: np.ndarray) -> None:
+    """Pass 3: list the pixels outside the sRGB gamut, then reduce each one's chroma at
+    constant L and hue (clipping channels instead would change the lightness)."""
+    k_, fy_, y_, r_, g_, b_, a_, b2_ = (
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+    )
+    n = 0
+    for x in range(k_.shape[0]):
+        lo, hi = min(r_[x], g_[x], b_[x]), max(r_[x], g_[x], b_[x])
+        outside[n] = x
+        n += (lo < 0.0) | (hi > 1.0)
+    for j in range(n):
+        x = outside[j]
+        a, b = a_[x], b2_[x]
+        c = math.sqrt(a * a + b * b)
+        s = min(1.0, _max_chroma(k_[x] * 100.0, a, b, chroma) * _GAMUT_SAFETY / max(c, 1e-6))
+        r_[x], g_[x], b_[x] = _linear(fy_[x], y_[x], a * s, b * s, m)
+
+
+@numba.njit(**_FAST)
+def _srgb_row(row: np.ndarray, out: np.ndarray, s8: np.ndarray, s16: np.ndarray) -> None:
+    """Pass 4: linear light -> sRGB, rounded, from the 8- or 16-bit table."""
+    r_, g_, b_ = row[3], row[4], row[5]
+    if out.itemsize == 2:
+        for x in range(r_.shape[0]):
+            out[x, 0] = int(_lerp(s16, min(max(r_[x], 0.0), 1.0) * _LEVELS) + 0.5)
+            out[x, 1] = int(_lerp(s16, min(max(g_[x], 0.0), 1.0) * _LEVELS) + 0.5)
+            out[x, 2] = int(_lerp(s16, min(max(b_[x], 0.0), 1.0) * _LEVELS) + 0.5)
+    else:
+        for x in range(r_.shape[0]):
+            out[x, 0] = s8[int(min(max(r_[x], 0.0), 1.0) * _LEVELS + 0.5)]
+            out[x, 1] = s8[int(min(max(g_[x], 0.0), 1.0) * _LEVELS + 0.5)]
+            out[x, 2] = s8[int(min(max(b_[x], 0.0), 1.0) * _LEVELS + 0.5)]
+
+
+@numba.njit(**_FAST)
 def _compose_rows(
     gray: np.ndarray,
     coef: np.ndarray,
@@ -212,68 +304,23 @@ def _compose_rows(
     t: _Tables,
     out: np.ndarray,
     row: np.ndarray,
+    outside: np.ndarray,
 ) -> None:
     """Fill ``out`` (H, W, >=3) with the RGB of each pixel of ``gray`` (H, W).
 
     ``coef`` (4, h, W) float32 holds the guided filter's models already widened to full
     width; row y blends its rows ``i0[y]`` and ``i1[y]`` by ``wrow[y]``. ``row`` (8, W)
-    float32 is scratch. Each row goes in three passes, so that the middle one, where the
-    arithmetic is, has no table lookups or branches and runs on SIMD lanes: (1) each
-    pixel's L, f(Y) and Y from the table of grey levels; (2) a/b from the local models,
-    then linear RGB; (3) the rare out-of-gamut pixels reduced in chroma at constant L and
-    hue (clipping channels instead would change the lightness), and sRGB from a table.
+    float32 and ``outside`` (W,) int64 are scratch. Each row goes through four passes,
+    each its own compiled function (kept apart, LLVM vectorises the arithmetic pass;
+    inlined into one loop it did not, and the stage took twice as long).
     """
-    grey, finv, m64, chroma, s8, s16 = t
+    grey, m64, chroma, s8, s16 = t
     m = m64.astype(np.float32)
-    m00, m01, m02, m10, m11, m12 = m[0, 0], m[0, 1], m[0, 2], m[1, 0], m[1, 1], m[1, 2]
-    m20, m21, m22 = m[2, 0], m[2, 1], m[2, 2]
-    inv_a, inv_b = np.float32(1.0 / A_SCALE), np.float32(1.0 / B_SCALE)
-    knee, slope, offset = np.float32(F_KNEE), np.float32(F_SLOPE), np.float32(F_OFFSET)
-    k_, fy_, y_, r_, g_, b_, a_row, b_row = row
-    sixteen = out.itemsize == 2
-    height, width = gray.shape
-    for y in range(height):
-        r0, r1 = i0[y], i1[y]
-        w1 = np.float32(wrow[y])
-        w0 = np.float32(1.0) - w1
-        for x in range(width):
-            level = min(max(int(gray[y, x] * _LEVELS + np.float32(0.5)), 0), _LEVELS)
-            k_[x], fy_[x], y_[x] = grey[level, 0], grey[level, 1], grey[level, 2]
-        ka0, ka1, kb0, kb1 = coef[0, r0], coef[0, r1], coef[1, r0], coef[1, r1]
-        da0, da1, db0, db1 = coef[2, r0], coef[2, r1], coef[3, r0], coef[3, r1]
-        for x in range(width):
-            k, fy, lum = k_[x], fy_[x], y_[x]
-            a = (ka0[x] * w0 + ka1[x] * w1) * k + da0[x] * w0 + da1[x] * w1
-            b = (kb0[x] * w0 + kb1[x] * w1) * k + db0[x] * w0 + db1[x] * w1
-            fx = fy + a * inv_a
-            fz = fy - b * inv_b
-            lx = fx * fx * fx if fx > knee else (fx - offset) * slope
-            lz = fz * fz * fz if fz > knee else (fz - offset) * slope
-            r_[x] = m00 * lx + m01 * lum + m02 * lz
-            g_[x] = m10 * lx + m11 * lum + m12 * lz
-            b_[x] = m20 * lx + m21 * lum + m22 * lz
-            a_row[x], b_row[x] = a, b
-        for x in range(width):
-            r, g, bl = r_[x], g_[x], b_[x]
-            if min(r, g, bl) < 0.0 or max(r, g, bl) > 1.0:
-                a, b = a_row[x], b_row[x]
-                c = math.hypot(a, b)
-                s = min(
-                    1.0, _max_chroma(k_[x] * 100.0, a, b, chroma) * _GAMUT_SAFETY / max(c, 1e-6)
-                )
-                r, g, bl = _linear(fy_[x], y_[x], a * s, b * s, finv, m64)
-            # linear light -> sRGB, rounded, from the 8- or 16-bit table
-            r = min(max(r, 0.0), 1.0) * _LEVELS
-            g = min(max(g, 0.0), 1.0) * _LEVELS
-            bl = min(max(bl, 0.0), 1.0) * _LEVELS
-            if sixteen:
-                out[y, x, 0] = int(_lerp(s16, r) + 0.5)
-                out[y, x, 1] = int(_lerp(s16, g) + 0.5)
-                out[y, x, 2] = int(_lerp(s16, bl) + 0.5)
-            else:
-                out[y, x, 0] = s8[int(r + 0.5)]
-                out[y, x, 1] = s8[int(g + 0.5)]
-                out[y, x, 2] = s8[int(bl + 0.5)]
+    for y in range(gray.shape[0]):
+        _grey_row(gray[y], grey, row[0], row[1], row[2])
+        _linear_row(coef, i0[y], i1[y], np.float32(wrow[y]), m, row)
+        _gamut_row(row, outside, m64, chroma)
+        _srgb_row(row, out[y], s8, s16)
 
 
 def guide_grid(
@@ -321,8 +368,9 @@ def apply_coefficients(
     )[0]
     i0, i1, w = _row_weights(height, coef.shape[1])
     row = np.empty((8, width), np.float32)
+    outside = np.empty(width, np.int64)
     coef_wide = np.ascontiguousarray(coef_wide.numpy(), dtype=np.float32)
-    _compose_rows(np.ascontiguousarray(gray), coef_wide, i0, i1, w, _tables(), out, row)
+    _compose_rows(np.ascontiguousarray(gray), coef_wide, i0, i1, w, _tables(), out, row, outside)
     if alpha is not None:
         out[..., 3] = alpha
     return out
