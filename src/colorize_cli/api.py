@@ -25,8 +25,18 @@ from .model.colorizer import Colorizer
 from .model.weights import WeightsError
 from .results import FAILED, IGNORED, Result, Summary
 from .running.pipeline import Pipeline
+from .running.ray_engine import EngineError, RayEngine
 
-__all__ = ["Colorizer", "Job", "OutputError", "Result", "Summary", "colorize_dir", "colorize_paths"]
+__all__ = [
+    "Colorizer",
+    "EngineError",
+    "Job",
+    "OutputError",
+    "Result",
+    "Summary",
+    "colorize_dir",
+    "colorize_paths",
+]
 
 
 def colorize_paths(
@@ -55,13 +65,17 @@ def colorize_paths(
         if on_result:
             on_result(result)
 
-    pipeline = Pipeline(colorizer, options, report, on_frames)
-    if stop is not None:
-        pipeline.stop = stop
-    pipeline.run(jobs)
+    stop = stop or threading.Event()
+    engine: Pipeline | RayEngine
+    if options.engine == "ray":
+        engine = RayEngine(options, colorizer.input_size, report, stop)
+    else:
+        engine = Pipeline(colorizer, options, report, on_frames)
+        engine.stop = stop
+    engine.run(jobs)
     summary.seconds = time.perf_counter() - t0
-    summary.fatal = pipeline.fatal
-    summary.interrupted = pipeline.stop.is_set() and pipeline.fatal is None
+    summary.fatal = engine.fatal
+    summary.interrupted = stop.is_set() and engine.fatal is None
     summary.not_attempted = len(jobs) - reported
     return summary
 

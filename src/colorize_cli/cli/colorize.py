@@ -7,6 +7,7 @@ stopped early), 2 usage error, 130 interrupted.
 
 from __future__ import annotations
 
+import importlib.util
 import signal
 import sys
 import threading
@@ -90,6 +91,20 @@ from .options import device_option, temperature_option, weights_option
     "and larger; audio and subtitles are copied as they are.",
 )
 @click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default=Options.engine,
+    show_default=True,
+    help='local: this process. ray: a Ray Data pipeline (pip install "colorize-cli[ray]"); '
+    "photos only; IN and OUT must be on storage every node sees under the same path.",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    help="With --engine ray: the cluster to join (auto, or ray://host:port); default: "
+    "start a local Ray instance.",
+)
+@click.option(
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write one JSON line per input (input, output, status, reason, seconds, "
@@ -113,12 +128,14 @@ def main(
     sequence: bool | None,
     temporal_window: int,
     video_crf: int,
+    engine: str,
+    ray_address: str | None,
     manifest: Path | None,
     quiet: bool,
 ) -> None:
     """Colour every black-and-white photo, film frame and video under IN into a mirror
     under OUT."""
-    from ..api import Colorizer, OutputError, colorize_dir
+    from ..api import Colorizer, EngineError, OutputError, colorize_dir
     from ..files.manifest import Manifest
     from ..model.device import DeviceError
     from ..model.weights import WeightsError
@@ -138,7 +155,11 @@ def main(
         sequence=sequence,
         temporal_window=temporal_window,
         video_crf=video_crf,
+        engine=engine,
+        ray_address=ray_address,
     )
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise click.UsageError('--engine ray needs Ray: pip install "colorize-cli[ray]"')
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
     except (WeightsError, DeviceError) as exc:
@@ -174,7 +195,7 @@ def main(
             on_frames=reporter.frames,
             stop=stop,
         )
-    except OutputError as exc:
+    except (OutputError, EngineError) as exc:
         raise click.UsageError(str(exc)) from None
     finally:
         if log:

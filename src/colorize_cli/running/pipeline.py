@@ -16,7 +16,6 @@ at a time while small photos stream through many at a time.
 
 from __future__ import annotations
 
-import errno
 import threading
 import time
 from collections import deque
@@ -29,20 +28,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ..colour.hints import Hint, apply_hints
-from ..colour.resample import thumbnail
-from ..colour.rgb import apply_coefficients, compose, guide_grid
+from ..colour.hints import Hint
+from ..colour.rgb import guide_grid
 from ..colour.temporal import Stabiliser
 from ..config import Options
 from ..files import claims
-from ..files.controls import check_inside, read_hints, read_reference
-from ..files.discover import Job, regular_file_problem
-from ..files.formats import format_for, is_video_name
-from ..files.read import Decoded, ReadError, pixel_count, read_image
-from ..files.write import DiskFullError, encoder, write_atomic
+from ..files.controls import read_reference
+from ..files.discover import Job
+from ..files.formats import is_video_name
+from ..files.read import Decoded, ReadError, pixel_count
 from ..model.batch import stack_l
 from ..results import DONE, FAILED, SKIPPED, Result
 from . import video
+from .claim import begin, ends_the_run
+from .stages import colour_and_write, prepare
 
 if TYPE_CHECKING:
     from ..model.colorizer import Colorizer
@@ -92,11 +91,6 @@ class _Item:
     model_input: torch.Tensor | None = None  # its L as the model saw it: the guide grid
 
 
-def _ends_the_run(exc: OSError) -> bool:
-    """No later write can succeed either: a full disk, a quota, a read-only filesystem."""
-    return isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
-
-
 class Pipeline:
     """One run over a list of jobs; ``stop`` may be set from a signal handler."""
 
@@ -126,13 +120,10 @@ class Pipeline:
         if self.stop.is_set():
             raise Stopped
         job = item.job
-        item.decoded = read_image(job.source)
-        if job.hints is not None:
-            item.hints = read_hints(job.hints)
-            check_inside(item.hints, item.decoded.size, f"hints {job.hints}")
+        prepared = prepare(job, self._size)
+        item.decoded, item.thumb, item.hints = prepared.decoded, prepared.thumb, prepared.hints
         if job.reference is not None:
             item.shift = self._reference_shift(job.reference)
-        item.thumb = thumbnail(item.decoded.gray, self._size)
         return item
 
     def _reference_shift(self, path: Path) -> torch.Tensor:
@@ -152,18 +143,17 @@ class Pipeline:
                 raise Stopped
             decoded = item.decoded
             assert decoded is not None
-            fmt = format_for(item.job.dest, self.options.format)
-            if item.coef is not None:
-                rgb = apply_coefficients(decoded.gray, item.coef, decoded.bit_depth, decoded.alpha)
-            else:
-                guide = guide_grid(decoded.gray, ab.shape[-1], item.model_input)
-                if item.hints:
-                    ab = apply_hints(guide, ab, item.hints, decoded.size)
-                rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
-            item.decoded = None  # the grey is no longer needed: let it go before encoding
-            if self.stop.is_set():
-                raise Stopped
-            write_atomic(item.job.dest, encoder(rgb, decoded, fmt), self.options.overwrite)
+            item.decoded = None  # held by this call only: let it go as soon as it is written
+            colour_and_write(
+                item.job,
+                decoded,
+                ab,
+                item.hints,
+                self.options.format,
+                self.options.overwrite,
+                item.model_input,
+                item.coef,
+            )
             return self._result(item, DONE)
         except FileExistsError:
             return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
@@ -191,35 +181,14 @@ class Pipeline:
     def _start(self, job: Job) -> _Item | None:
         """Claim the output; report a skip (and return None) when there is nothing to do."""
         t0 = time.perf_counter()
-        if not self.options.overwrite and job.dest.exists():
-            self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
-            return None
-        problem = regular_file_problem(job.source)  # before any open: a FIFO would block
-        if problem:
-            self.on_result(Result(job.source, job.dest, FAILED, problem))
-            return None
-        try:
-            holder = claims.try_claim(job.dest)
-        except OSError as exc:
-            self._fail_write(job, exc, t0)
-            return None
-        if holder is not None:
-            self.on_result(
-                Result(
-                    job.source, job.dest, SKIPPED, f"being written by another run (pid {holder})"
-                )
-            )
-            return None
-        if not self.options.overwrite and job.dest.exists():  # finished before our claim
-            claims.release(job.dest)
-            self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
+        if not begin(job, self.options.overwrite, self.on_result, self._write_error):
             return None
         return _Item(job, max(1, pixel_count(job.source)), t0)
 
     def _write_error(self, exc: OSError) -> str:
         """The failure's reason; an error that no later write can escape ends the run."""
         reason = f"cannot write output: {exc.strerror or exc}"
-        if _ends_the_run(exc):
+        if ends_the_run(exc):
             self.fatal = reason
             self.stop.set()
         return reason

@@ -1,0 +1,64 @@
+"""The per-photo stages that every engine runs, written once: decode (with the photo's
+hints) to the model's small input, and colour + encode + atomic write of the output.
+
+The local pipeline runs them on its thread pools; the Ray engine runs them as Ray tasks
+on any node. Neither holds engine state: what they need comes in as arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..colour.hints import Hint, apply_hints
+from ..colour.resample import thumbnail
+from ..colour.rgb import apply_coefficients, compose, guide_grid
+from ..files.controls import check_inside, read_hints
+from ..files.discover import Job
+from ..files.formats import format_for
+from ..files.read import Decoded, read_image
+from ..files.write import encoder, write_atomic
+
+
+@dataclass
+class Prepared:
+    """A photo decoded for colouring: its grey and metadata, the model's input, hints."""
+
+    decoded: Decoded
+    thumb: np.ndarray  # (S, S) float32 grey at the model's input size
+    hints: list[Hint] = field(default_factory=list)
+
+
+def prepare(job: Job, input_size: int) -> Prepared:
+    """Decode ``job.source`` and read its hints; raises ReadError with the reason."""
+    decoded = read_image(job.source)
+    hints: list[Hint] = []
+    if job.hints is not None:
+        hints = read_hints(job.hints)
+        check_inside(hints, decoded.size, f"hints {job.hints}")
+    return Prepared(decoded, thumbnail(decoded.gray, input_size), hints)
+
+
+def colour_and_write(
+    job: Job,
+    decoded: Decoded,
+    ab: torch.Tensor,
+    hints: list[Hint],
+    fmt: str | None,
+    overwrite: bool,
+    model_input: torch.Tensor | None = None,
+    coef: torch.Tensor | None = None,
+) -> None:
+    """Join the model's a/b ``(2, h, w)`` (or a film frame's steadied coefficients
+    ``coef``) with the full-resolution grey, encode, and write ``job.dest`` atomically.
+    ``model_input``: the L the model saw, reused as the guide grid."""
+    if coef is not None:
+        rgb = apply_coefficients(decoded.gray, coef, decoded.bit_depth, decoded.alpha)
+    else:
+        guide = guide_grid(decoded.gray, ab.shape[-1], model_input)
+        if hints:
+            ab = apply_hints(guide, ab, hints, decoded.size)
+        rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
+    write_atomic(job.dest, encoder(rgb, decoded, format_for(job.dest, fmt)), overwrite)
