@@ -22,9 +22,11 @@ def colorizer():
     return Colorizer(device="cpu")
 
 
-def run_cli(*args: object, timeout: float = 300, **kwargs) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: object, timeout: float = 300, env: dict | None = None, **kwargs
+) -> subprocess.CompletedProcess:
     """Run ``python -m colorize_cli ARGS`` as a user would; capture text output."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", "colorize_cli", *map(str, args)],
         capture_output=True,

@@ -7,7 +7,6 @@ stopped early), 2 usage error, 130 interrupted.
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import sys
 import threading
@@ -158,8 +157,6 @@ def main(
         engine=engine,
         ray_address=ray_address,
     )
-    if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise click.UsageError('--engine ray needs Ray: pip install "colorize-cli[ray]"')
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
     except (WeightsError, DeviceError) as exc:
