@@ -297,7 +297,9 @@ def test_truncated_video_fails_alone(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []
 
 
-def test_killed_video_run_leaves_nothing_partial(tmp_path: Path) -> None:
+def _start_film_run(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
+    """A 240-frame film being coloured by the CLI in a subprocess, once it has started
+    writing its output."""
     src = tmp_path / "long.mp4"
     make_video(src, frames=240, size=(320, 240), audio=False)
     out = tmp_path / "out"
@@ -313,6 +315,11 @@ def test_killed_video_run_leaves_nothing_partial(tmp_path: Path) -> None:
     while time.time() < deadline and not any(out.glob(".*colorize-tmp")):
         time.sleep(0.05)
     assert any(out.glob(".*colorize-tmp")), "the run never started writing"
+    return proc, src, out
+
+
+def test_killed_video_run_leaves_nothing_partial(tmp_path: Path) -> None:
+    proc, src, out = _start_film_run(tmp_path)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     assert not (out / "long.mp4").exists()  # no half film under the real name
@@ -323,20 +330,7 @@ def test_killed_video_run_leaves_nothing_partial(tmp_path: Path) -> None:
 
 
 def test_interrupted_video_exits_130_and_writes_nothing(tmp_path: Path) -> None:
-    src = tmp_path / "long.mp4"
-    make_video(src, frames=240, size=(320, 240), audio=False)
-    out = tmp_path / "out"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "colorize_cli", str(src), str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=REPO,
-    )
-    deadline = time.time() + 120
-    while time.time() < deadline and not any(out.glob(".*colorize-tmp")):
-        time.sleep(0.05)
+    proc, _, out = _start_film_run(tmp_path)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130
     assert list(out.iterdir()) == []

@@ -70,8 +70,7 @@ def colorize_paths(
     if options.engine == "ray":
         engine = RayEngine(options, colorizer.input_size, report, stop)
     else:
-        engine = Pipeline(colorizer, options, report, on_frames)
-        engine.stop = stop
+        engine = Pipeline(colorizer, options, report, on_frames, stop)
     engine.run(jobs)
     summary.seconds = time.perf_counter() - t0
     summary.fatal = engine.fatal

@@ -220,16 +220,7 @@ def _linear_row(
 ) -> None:
     """Pass 2, no lookups or branches (SIMD lanes): a/b from the local models of rows r0
     and r1 of ``coef`` blended by w1, then unclipped linear RGB."""
-    k_, fy_, y_, r_, g_, b_, a_, b2_ = (
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-    )
+    k_, fy_, y_, r_, g_, b_, a_, b2_ = row
     ka0, ka1, kb0, kb1 = coef[0, r0], coef[0, r1], coef[1, r0], coef[1, r1]
     da0, da1, db0, db1 = coef[2, r0], coef[2, r1], coef[3, r0], coef[3, r1]
     w0 = np.float32(1.0) - w1
@@ -255,16 +246,7 @@ def _linear_row(
 def _gamut_row(row: np.ndarray, outside: np.ndarray, m: np.ndarray, chroma: np.ndarray) -> None:
     """Pass 3: list the pixels outside the sRGB gamut, then reduce each one's chroma at
     constant L and hue (clipping channels instead would change the lightness)."""
-    k_, fy_, y_, r_, g_, b_, a_, b2_ = (
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-    )
+    k_, fy_, y_, r_, g_, b_, a_, b2_ = row
     n = 0
     for x in range(k_.shape[0]):
         lo, hi = min(r_[x], g_[x], b_[x]), max(r_[x], g_[x], b_[x])

@@ -4,6 +4,7 @@ special file, and claim the output so that concurrent runs share the work."""
 from __future__ import annotations
 
 import errno
+import threading
 from collections.abc import Callable
 
 from ..files import claims
@@ -15,6 +16,23 @@ from ..results import FAILED, SKIPPED, Result
 def ends_the_run(exc: OSError) -> bool:
     """No later write can succeed either: a full disk, a quota, a read-only filesystem."""
     return isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)
+
+
+class Run:
+    """What every engine shares: the stop event (Ctrl-C, or an error that ends the run)
+    and why the run ended early."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.fatal: str | None = None  # set when the run must end early (disk full)
+
+    def write_error(self, exc: OSError) -> str:
+        """The failure's reason; an error that no later write can escape ends the run."""
+        reason = f"cannot write output: {exc.strerror or exc}"
+        if ends_the_run(exc):
+            self.fatal = reason
+            self.stop.set()
+        return reason
 
 
 def begin(

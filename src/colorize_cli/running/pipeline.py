@@ -40,7 +40,7 @@ from ..files.read import Decoded, ReadError, pixel_count
 from ..model.batch import stack_l
 from ..results import DONE, FAILED, SKIPPED, Result
 from . import video
-from .claim import begin, ends_the_run
+from .claim import Run, begin
 from .stages import colour_and_write, prepare
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class _Item:
     model_input: torch.Tensor | None = None  # its L as the model saw it: the guide grid
 
 
-class Pipeline:
+class Pipeline(Run):
     """One run over a list of jobs; ``stop`` may be set from a signal handler."""
 
     def __init__(
@@ -100,13 +100,13 @@ class Pipeline:
         options: Options,
         on_result: Callable[[Result], None],
         on_frames: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        super().__init__(stop or threading.Event())
         self.colorizer = colorizer
         self.options = options
         self.on_result = on_result
         self.on_frames = on_frames or (lambda n: None)  # a video's frames as they go
-        self.stop = threading.Event()
-        self.fatal: str | None = None  # set when the run must end early (disk full)
         self._budget = PixelBudget(options.max_pixels_in_flight)
         self._size = colorizer.input_size
         # one shift per reference photo: a single --reference file is read once per run
@@ -158,7 +158,7 @@ class Pipeline:
         except FileExistsError:
             return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
         except OSError as exc:
-            self._write_error(exc)  # now, not when reported: the other writers must stop
+            self.write_error(exc)  # now, not when reported: the other writers must stop
             raise
         finally:
             claims.release(item.job.dest)
@@ -181,20 +181,12 @@ class Pipeline:
     def _start(self, job: Job) -> _Item | None:
         """Claim the output; report a skip (and return None) when there is nothing to do."""
         t0 = time.perf_counter()
-        if not begin(job, self.options.overwrite, self.on_result, self._write_error):
+        if not begin(job, self.options.overwrite, self.on_result, self.write_error):
             return None
         return _Item(job, max(1, pixel_count(job.source)), t0)
 
-    def _write_error(self, exc: OSError) -> str:
-        """The failure's reason; an error that no later write can escape ends the run."""
-        reason = f"cannot write output: {exc.strerror or exc}"
-        if ends_the_run(exc):
-            self.fatal = reason
-            self.stop.set()
-        return reason
-
     def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
-        reason = self._write_error(exc)
+        reason = self.write_error(exc)
         self.on_result(Result(job.source, job.dest, FAILED, reason, time.perf_counter() - t0))
 
     def _finish_write(self, fut: Future[Result], item: _Item) -> None:
@@ -319,7 +311,7 @@ class Pipeline:
         except ReadError as exc:
             return self._result(item, FAILED, str(exc))
         except OSError as exc:
-            return self._result(item, FAILED, self._write_error(exc))
+            return self._result(item, FAILED, self.write_error(exc))
         except Exception as exc:  # one bad file never stops the batch
             return self._result(item, FAILED, f"{type(exc).__name__}: {exc}")
         finally:

@@ -34,7 +34,7 @@ from ..files.discover import Job
 from ..files.formats import is_video_name
 from ..files.read import ReadError
 from ..results import DONE, FAILED, SKIPPED, Result
-from .claim import begin, ends_the_run
+from .claim import Run, begin, ends_the_run
 
 INSTALL = 'pip install "colorize-cli[ray]"'
 
@@ -167,7 +167,7 @@ def _pool(options: Options) -> dict[str, Any]:
     return {"compute": ray.data.ActorPoolStrategy(size=1), "num_cpus": 1}
 
 
-class RayEngine:
+class RayEngine(Run):
     """Runs jobs on Ray and reports one Result each, like the local pipeline."""
 
     def __init__(
@@ -178,15 +178,8 @@ class RayEngine:
         stop: threading.Event,
     ) -> None:
         self.options, self.input_size = options, input_size
-        self.on_result, self.stop = on_result, stop
-        self.fatal: str | None = None
-
-    def _write_error(self, exc: OSError) -> str:
-        reason = f"cannot write output: {exc.strerror or exc}"
-        if ends_the_run(exc):
-            self.fatal = reason
-            self.stop.set()
-        return reason
+        self.on_result = on_result
+        super().__init__(stop)
 
     def run(self, jobs: list[Job]) -> None:
         try:
@@ -201,7 +194,7 @@ class RayEngine:
                 "use the local engine, or --no-sequence to colour frames one by one"
             )
         mine = [
-            j for j in jobs if begin(j, self.options.overwrite, self.on_result, self._write_error)
+            j for j in jobs if begin(j, self.options.overwrite, self.on_result, self.write_error)
         ]
         if not mine or self.stop.is_set():
             for job in mine:
