@@ -3,6 +3,7 @@ reports and exit status as the local engine, re-runs skip, and clear refusals.""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -42,10 +43,14 @@ def failures(stderr: str) -> list[str]:
 def test_ray_engine_matches_local_and_skips_on_rerun(tmp_path: Path) -> None:
     src = tree(tmp_path / "in")
     local = run_cli(src, tmp_path / "local", env=RAY_ENV)
-    ray = run_cli(src, tmp_path / "ray", "--engine", "ray", env=RAY_ENV)
+    manifest = tmp_path / "ray.jsonl"
+    ray = run_cli(src, tmp_path / "ray", "--engine", "ray", "--manifest", manifest, env=RAY_ENV)
     assert local.returncode == ray.returncode == 1  # the damaged file, in both
     assert failures(ray.stderr) == failures(local.stderr) == [f"failed {src}/a/b/broken.jpg"]
     assert "4 done" in ray.stderr and "1 failed" in ray.stderr
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert sorted(r["status"] for r in records) == ["done"] * 4 + ["failed"]
+    assert all(r["seconds"] > 0 for r in records if r["status"] == "done")
     ours, theirs = outputs(tmp_path / "ray"), outputs(tmp_path / "local")
     assert sorted(ours) == sorted(theirs) and len(ours) == 4
     for name, pixels in ours.items():

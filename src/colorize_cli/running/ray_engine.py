@@ -64,6 +64,7 @@ def _decode(row: dict[str, Any], input_size: int) -> dict[str, Any]:
     """CPU task: the model's small input for one photo, or why it cannot be read."""
     from .stages import prepare
 
+    t0 = time.perf_counter()
     try:
         thumb = prepare(_job(row), input_size).thumb
         row["error"] = ""
@@ -71,6 +72,7 @@ def _decode(row: dict[str, Any], input_size: int) -> dict[str, Any]:
         thumb = np.zeros((input_size, input_size), np.float32)
         row["error"] = _read_error(exc)
     row["thumb"] = thumb
+    row["seconds"] = time.perf_counter() - t0
     return row
 
 
@@ -114,6 +116,7 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
 
     from .stages import colour_and_write, prepare
 
+    t0 = time.perf_counter()
     row["status"], row["reason"], row["fatal"], row["hints_used"] = DONE, "", False, 0
     if row["error"]:
         row["status"], row["reason"] = FAILED, row["error"]
@@ -133,6 +136,7 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
         row["fatal"] = ends_the_run(exc)
     except Exception as exc:  # one bad file never stops the batch
         row["status"], row["reason"] = FAILED, _read_error(exc)
+    row["seconds"] += time.perf_counter() - t0  # decode + colour + write, not the model
     return row
 
 
@@ -200,7 +204,6 @@ class RayEngine(Run):
             for job in mine:
                 claims.release(job.dest)
             return
-        t0 = time.perf_counter()
         try:
             _connect(self.options.ray_address)
             ctx = ray.data.DataContext.get_current()
@@ -238,7 +241,7 @@ class RayEngine(Run):
                         job.dest,
                         row["status"],
                         reason,
-                        time.perf_counter() - t0,
+                        float(row["seconds"]),
                         reference=job.reference if row["status"] == DONE else None,
                         hints=int(row["hints_used"]),
                     )
