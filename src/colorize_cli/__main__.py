@@ -1,5 +1,5 @@
 """``python -m colorize_cli IN OUT``: the same as the ``colorize`` command."""
 
-from .cli.colorize import main
+from .cli.colorize import entry
 
-main()
+entry()

@@ -199,3 +199,14 @@ def main(
             log.close()
     reporter.finish(summary)
     sys.exit(summary.exit_code)
+
+
+def entry() -> None:
+    """The ``colorize`` program: ``colorize serve ...`` starts the service (a folder
+    named serve is ``./serve``); anything else colours IN into OUT."""
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        from .serve import serve
+
+        serve(args=sys.argv[2:], prog_name="colorize serve")
+    else:
+        main()

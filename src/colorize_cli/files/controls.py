@@ -119,23 +119,29 @@ def read_hints(path: Path) -> list[Hint]:
     and the field."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ReadError(f"hints {path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ReadError(f"hints {path}: cannot read ({exc})") from None
+    return parse_hints(text, f"hints {path}")
+
+
+def parse_hints(text: str, where: str = "hints") -> list[Hint]:
+    """:func:`read_hints` on the file's text (an upload); ``where`` starts each reason."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReadError(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
-        raise ReadError(f'hints {path}: expected an object with a "points" list')
+        raise ReadError(f'{where}: expected an object with a "points" list')
     points = data["points"]
     hints = []
     for i, (point, line) in enumerate(zip(points, _points_with_lines(text, points), strict=True)):
-        where = f"hints {path}: points[{i}] (line {line})"
+        at = f"{where}: points[{i}] (line {line})"
         if not isinstance(point, dict):
-            raise ReadError(f"{where}: expected an object with x, y and rgb")
+            raise ReadError(f"{at}: expected an object with x, y and rgb")
         unknown = sorted(set(point) - _POINT_KEYS)
         if unknown:
-            raise ReadError(f"{where}: unknown field '{unknown[0]}' (use x, y, rgb, radius)")
-        x, y = _number(point, "x", where), _number(point, "y", where)
+            raise ReadError(f"{at}: unknown field '{unknown[0]}' (use x, y, rgb, radius)")
+        x, y = _number(point, "x", at), _number(point, "y", at)
         rgb = point.get("rgb")
         if (
             not isinstance(rgb, list)
@@ -144,10 +150,10 @@ def read_hints(path: Path) -> list[Hint]:
                 isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in rgb
             )
         ):
-            raise ReadError(f"{where}: 'rgb' must be three integers 0-255, got {json.dumps(rgb)}")
-        radius = _number(point, "radius", where) if "radius" in point else DEFAULT_RADIUS
+            raise ReadError(f"{at}: 'rgb' must be three integers 0-255, got {json.dumps(rgb)}")
+        radius = _number(point, "radius", at) if "radius" in point else DEFAULT_RADIUS
         if radius <= 0:
-            raise ReadError(f"{where}: 'radius' must be above 0, got {radius:g}")
+            raise ReadError(f"{at}: 'radius' must be above 0, got {radius:g}")
         hints.append(Hint(x, y, (rgb[0], rgb[1], rgb[2]), radius))
     return hints
 

@@ -52,6 +52,12 @@ def format_for(path: Path, requested: str | None) -> str:
     return _ALIASES.get(ext, ext.lstrip("."))
 
 
+def format_of(pillow_format: str | None) -> str:
+    """Our format name for a Pillow format name (``"JPEG"`` -> ``"jpg"``); PNG for the
+    ones we do not write (GIF, ...)."""
+    return next((name for name, spec in FORMATS.items() if spec[0] == pillow_format), "png")
+
+
 def output_path(dest_root: Path, rel: Path, requested: str | None) -> Path:
     """Mirror ``rel`` under ``dest_root``; only the extension changes, and only with
     --format for a photo."""

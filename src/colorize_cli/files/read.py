@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -95,28 +96,30 @@ def _dpi(im: Image.Image) -> tuple[float, float] | None:
     return None
 
 
-def _too_large(claimed: str) -> str:
+def _too_large(claimed: str, limit: int) -> str:
     return (
         f"refused: header claims {claimed} pixels, over the "
-        f"{MAX_PIXELS // 1_000_000} megapixel limit (decompression bomb?)"
+        f"{limit / 1_000_000:g} megapixel limit (decompression bomb?)"
     )
 
 
-def read_image(path: Path) -> Decoded:
-    """Decode ``path``; raise :class:`ReadError` with a one-line reason if it cannot be."""
+def read_image(path: Path | BinaryIO, max_pixels: int = MAX_PIXELS) -> Decoded:
+    """Decode ``path`` (or an open binary file, e.g. an upload); raise :class:`ReadError`
+    with a one-line reason if it cannot be. The header's pixel count is checked against
+    ``max_pixels`` before anything is decoded."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as src:
-                if src.width * src.height > MAX_PIXELS:
-                    raise ReadError(_too_large(f"{src.width}x{src.height}"))
+                if src.width * src.height > max_pixels:
+                    raise ReadError(_too_large(f"{src.width}x{src.height}", max_pixels))
                 fmt = src.format or "PNG"
                 src.load()
                 return decode_pil(src, fmt)
     except ReadError:
         raise
     except Image.DecompressionBombError:
-        raise ReadError(_too_large("so many")) from None
+        raise ReadError(_too_large("so many", max_pixels)) from None
     except Image.UnidentifiedImageError:
         raise ReadError("not a recognised image (unknown or damaged header)") from None
     except IsADirectoryError:

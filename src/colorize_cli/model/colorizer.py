@@ -64,9 +64,11 @@ class Colorizer:
         return logits
 
     @torch.inference_mode()
-    def decode(self, logits: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, Q, h, w)`` -> a/b ``(N, 2, h, w)``, float32 on the CPU."""
-        return bins.annealed_mean(logits, self.centres, self.temperature).cpu()
+    def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """Logits ``(N, Q, h, w)`` -> a/b ``(N, 2, h, w)``, float32 on the CPU, at
+        ``temperature`` (default: the colorizer's)."""
+        t = self.temperature if temperature is None else temperature
+        return bins.annealed_mean(logits, self.centres, t).cpu()
 
     def predict_ab(self, L: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         """L ``(N, 1, S, S)`` in [0, 100] -> a/b ``(N, 2, S/4, S/4)``, float32 on the CPU

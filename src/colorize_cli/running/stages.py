@@ -41,6 +41,24 @@ def prepare(job: Job, input_size: int) -> Prepared:
     return Prepared(decoded, thumbnail(decoded.gray, input_size), hints)
 
 
+def colour(
+    decoded: Decoded,
+    ab: torch.Tensor,
+    hints: list[Hint],
+    model_input: torch.Tensor | None = None,
+    coef: torch.Tensor | None = None,
+) -> np.ndarray:
+    """The full-resolution RGB(A): the model's a/b ``(2, h, w)`` (with the hints spread
+    over it), or a film frame's steadied coefficients ``coef``, joined with the grey.
+    ``model_input``: the L the model saw, reused as the guide grid."""
+    if coef is not None:
+        return apply_coefficients(decoded.gray, coef, decoded.bit_depth, decoded.alpha)
+    guide = guide_grid(decoded.gray, ab.shape[-1], model_input)
+    if hints:
+        ab = apply_hints(guide, ab, hints, decoded.size)
+    return compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
+
+
 def colour_and_write(
     job: Job,
     decoded: Decoded,
@@ -51,14 +69,6 @@ def colour_and_write(
     model_input: torch.Tensor | None = None,
     coef: torch.Tensor | None = None,
 ) -> None:
-    """Join the model's a/b ``(2, h, w)`` (or a film frame's steadied coefficients
-    ``coef``) with the full-resolution grey, encode, and write ``job.dest`` atomically.
-    ``model_input``: the L the model saw, reused as the guide grid."""
-    if coef is not None:
-        rgb = apply_coefficients(decoded.gray, coef, decoded.bit_depth, decoded.alpha)
-    else:
-        guide = guide_grid(decoded.gray, ab.shape[-1], model_input)
-        if hints:
-            ab = apply_hints(guide, ab, hints, decoded.size)
-        rgb = compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
+    """:func:`colour`, then encode and write ``job.dest`` atomically."""
+    rgb = colour(decoded, ab, hints, model_input, coef)
     write_atomic(job.dest, encoder(rgb, decoded, format_for(job.dest, fmt)), overwrite)

@@ -1,0 +1,183 @@
+"""The HTTP API and the page: one ASGI app (Starlette) over the same stages as the command.
+
+    POST /colorize   an image (multipart field ``image``, or the raw bytes), optional
+                     ``reference`` (a second image) and ``hints`` (hints JSON) fields;
+                     query ``temperature``, ``format``. Returns the coloured image.
+    GET  /health     model loaded, device, version.
+    GET  /           the page.
+
+Limits are checked before decoding: the upload's size from its Content-Length (and
+while reading), the pixel count from the image header. A bad request gets a 4xx JSON
+``{"error": reason}`` with the same one-line reason the command prints; nothing is
+written to disk except multipart parts too large for memory, which Starlette spools to
+temporary files and removes when the request ends. Decoding, colouring and encoding run
+in worker threads, the model behind a batching queue, so the event loop only moves
+bytes and a slow upload delays no one else.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import metadata, resources
+
+import numpy as np
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..colour.hints import Hint
+from ..colour.resample import thumbnail
+from ..files.controls import check_inside, parse_hints, reference_ab
+from ..files.formats import FORMATS, format_of
+from ..files.read import Decoded, ReadError, read_image
+from ..files.write import encoder
+from ..model.colorizer import Colorizer
+from ..running.stages import colour
+from .batcher import Batcher
+
+MEDIA_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "tif": "image/tiff",
+    "bmp": "image/bmp",
+    "webp": "image/webp",
+}
+
+
+class BadRequest(Exception):
+    """A request the service refuses, with its HTTP status and one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+def _decode(data: bytes, max_pixels: int) -> Decoded:
+    return read_image(io.BytesIO(data), max_pixels)
+
+
+def _encoded(decoded: Decoded, rgb: np.ndarray, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    encoder(rgb, decoded, fmt)(buf)
+    return buf.getvalue()
+
+
+async def _form_parts(request: Request) -> tuple[bytes, bytes | None, str | None]:
+    async with request.form(max_files=3, max_fields=3) as form:
+        image = form.get("image")
+        if not isinstance(image, UploadFile):
+            raise BadRequest(400, "no image: send it as the multipart field 'image'")
+        ref = form.get("reference")
+        hints = form.get("hints")
+        if isinstance(hints, UploadFile):
+            hints = (await hints.read()).decode("utf-8", "replace")
+        reference = await ref.read() if isinstance(ref, UploadFile) else None
+        return await image.read(), reference, hints or None
+
+
+def create_app(
+    colorizer: Colorizer,
+    *,
+    max_upload_mb: float = 50.0,
+    max_megapixels: float = 100.0,
+    batch_size: int = 8,
+) -> Starlette:
+    """The service around a loaded colorizer."""
+    max_bytes = int(max_upload_mb * 1024 * 1024)
+    max_pixels = int(max_megapixels * 1_000_000)
+    batcher = Batcher(colorizer, batch_size)
+    version = metadata.version("colorize-cli")
+    page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
+
+    async def body_parts(request: Request) -> tuple[bytes, bytes | None, str | None]:
+        """(image, reference, hints text) from either request form."""
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_bytes:
+            raise BadRequest(
+                413, f"upload of {int(length)} bytes is over the {max_upload_mb:g} MB limit"
+            )
+        kind = request.headers.get("content-type", "")
+        if kind.startswith("multipart/form-data"):
+            try:
+                return await _form_parts(request)
+            except BadRequest:
+                raise
+            except Exception as exc:  # a malformed form: Starlette's own complaint
+                reason = getattr(exc, "detail", None) or str(exc)
+                raise BadRequest(400, f"cannot read the form: {reason}") from None
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > max_bytes:
+                raise BadRequest(413, f"upload is over the {max_upload_mb:g} MB limit")
+        if not data:
+            raise BadRequest(400, "empty request: send an image")
+        return bytes(data), None, None
+
+    async def colorize(request: Request) -> Response:
+        try:
+            image, ref, hints_text = await body_parts(request)
+            query = request.query_params
+            fmt = query.get("format")
+            if fmt is not None and fmt not in FORMATS:
+                raise BadRequest(400, f"format must be one of {', '.join(sorted(FORMATS))}")
+            temperature = None
+            if "temperature" in query:
+                try:
+                    temperature = float(query["temperature"])
+                except ValueError:
+                    temperature = -1.0
+                if not 0.0 < temperature <= 10.0:
+                    raise BadRequest(400, "temperature must be a number in (0, 10]")
+            try:
+                decoded = await run_in_threadpool(_decode, image, max_pixels)
+            except ReadError as exc:
+                status = 413 if str(exc).startswith("refused") else 415
+                raise BadRequest(status, str(exc)) from None
+            hints: list[Hint] = []
+            if hints_text:
+                try:
+                    hints = parse_hints(hints_text)
+                    check_inside(hints, decoded.size)
+                except ReadError as exc:
+                    raise BadRequest(400, str(exc)) from None
+            shift = None
+            if ref is not None:
+                try:
+                    ref_ab = await run_in_threadpool(
+                        lambda: reference_ab(Image.open(io.BytesIO(ref)))
+                    )
+                except Exception as exc:
+                    raise BadRequest(
+                        415, f"reference: cannot read it as an image ({exc})"
+                    ) from None
+                shift = colorizer.reference_shift(ref_ab)
+            thumb = await run_in_threadpool(thumbnail, decoded.gray, colorizer.input_size)
+            logits = await batcher.logits(thumb, shift)
+            ab = colorizer.decode(logits[None], temperature)[0]
+            out_fmt = fmt or format_of(decoded.format)
+            rgb = await run_in_threadpool(colour, decoded, ab, hints)
+            data = await run_in_threadpool(_encoded, decoded, rgb, out_fmt)
+            return Response(data, media_type=MEDIA_TYPES[out_fmt])
+        except BadRequest as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+    async def health(_request: Request) -> Response:
+        return JSONResponse(
+            {"model_loaded": True, "device": str(colorizer.device), "version": version}
+        )
+
+    async def index(_request: Request) -> Response:
+        return HTMLResponse(page)
+
+    return Starlette(
+        routes=[
+            Route("/", index),
+            Route("/health", health),
+            Route("/colorize", colorize, methods=["POST"]),
+        ]
+    )
