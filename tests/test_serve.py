@@ -8,9 +8,6 @@ import http.client
 import io
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,38 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, photo_like, run_cli
+from conftest import free_port, photo_like, run_cli
 
 pytest.importorskip("starlette", reason='the server extra is not installed: pip install ".[serve]"')
 pytest.importorskip("uvicorn", reason='the server extra is not installed: pip install ".[serve]"')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server():
-    port = _free_port()
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "colorize_cli", "serve", "--port", str(port)]
-    cmd += ["--max-upload-mb", "0.5", "--max-megapixels", "0.5"]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read()) from None
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=30)
 
 
 def photo_bytes(h: int = 96, w: int = 128, fmt: str = "JPEG", seed: int = 0) -> bytes:
@@ -149,6 +118,20 @@ def test_upload_size_is_refused_before_the_body_is_read(server: str) -> None:
     conn.close()
 
 
+def test_a_slow_upload_blocks_no_one(server: str) -> None:
+    """One client starts an upload and stalls; another is answered meanwhile."""
+    host, port = server.removeprefix("http://").split(":")
+    slow = http.client.HTTPConnection(host, int(port), timeout=30)
+    slow.putrequest("POST", "/colorize")
+    slow.putheader("Content-Length", str(100_000))
+    slow.endheaders()
+    slow.send(b"\xff\xd8" + b"\0" * 1000)  # the rest never comes
+    t0 = time.perf_counter()
+    status, _, _ = post(server + "/colorize", photo_bytes())
+    assert status == 200 and time.perf_counter() - t0 < 60
+    slow.close()
+
+
 def test_malformed_hints_name_the_field(server: str) -> None:
     hints = b'{"points": [{"x": 1, "y": 2, "rgb": [1, 2]}]}'
     body, kind = multipart({"image": ("a.jpg", photo_bytes()), "hints": ("h.json", hints)})
@@ -173,5 +156,5 @@ def test_missing_extra_says_what_to_install(tmp_path: Path) -> None:
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('No module named uvicorn')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "no-uvicorn")}
-    r = run_cli("serve", "--port", str(_free_port()), env=env)
+    r = run_cli("serve", "--port", str(free_port()), env=env)
     assert r.returncode == 2 and 'pip install "colorize-cli[serve]"' in r.stderr
