@@ -13,6 +13,11 @@ from ..files.write import DiskFullError
 from ..results import FAILED, SKIPPED, Result
 
 
+class Stopped(Exception):
+    """Work abandoned because the run is stopping (Ctrl-C, disk full): nothing of it kept,
+    nothing reported."""
+
+
 def ends_the_run(exc: OSError) -> bool:
     """No later write can succeed either: a full disk, a quota, a read-only filesystem."""
     return isinstance(exc, DiskFullError) or exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT)

@@ -22,32 +22,26 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..colour.hints import Hint
-from ..colour.rgb import guide_grid
 from ..colour.temporal import Stabiliser
 from ..config import Options
 from ..files import claims
-from ..files.controls import read_reference
 from ..files.discover import Job
 from ..files.formats import is_video_name
 from ..files.read import Decoded, ReadError, pixel_count
-from ..model.batch import stack_l
+from ..model.batch import stack_l, stack_shifts
 from ..results import DONE, FAILED, SKIPPED, Result
 from . import video
-from .claim import Run, begin
-from .stages import colour_and_write, prepare
+from .claim import Run, Stopped, begin
+from .stages import ReferenceShifts, colour_and_write, prepare, read_failure, steady_frame
 
 if TYPE_CHECKING:
     from ..model.colorizer import Colorizer
-
-
-Stopped = video.Stopped  # work abandoned because the run is stopping (Ctrl-C, disk full)
 
 
 class PixelBudget:
@@ -109,9 +103,7 @@ class Pipeline(Run):
         self.on_frames = on_frames or (lambda n: None)  # a video's frames as they go
         self._budget = PixelBudget(options.max_pixels_in_flight)
         self._size = colorizer.input_size
-        # one shift per reference photo: a single --reference file is read once per run
-        self._shifts: dict[Path, torch.Tensor] = {}
-        self._shifts_lock = threading.Lock()
+        self._shifts = ReferenceShifts(colorizer, options.reference_strength)
         # the temporal state of the sequence being coloured (its frames are contiguous)
         self._sequence: tuple[str, Stabiliser] | None = None
 
@@ -123,19 +115,8 @@ class Pipeline(Run):
         prepared = prepare(job, self._size)
         item.decoded, item.thumb, item.hints = prepared.decoded, prepared.thumb, prepared.hints
         if job.reference is not None:
-            item.shift = self._reference_shift(job.reference)
+            item.shift = self._shifts(job.reference)
         return item
-
-    def _reference_shift(self, path: Path) -> torch.Tensor:
-        with self._shifts_lock:
-            shift = self._shifts.get(path)
-        if shift is None:
-            shift = self.colorizer.reference_shift(
-                read_reference(path), self.options.reference_strength
-            )
-            with self._shifts_lock:
-                self._shifts[path] = shift
-        return shift
 
     def _write(self, item: _Item, ab: torch.Tensor) -> Result:
         try:
@@ -277,7 +258,6 @@ class Pipeline(Run):
                     fut.exception()
                     self._finish_write(fut, item)
 
-    @torch.inference_mode()
     def _steady(self, item: _Item, logits: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
         """A film frame through its sequence's stabiliser, in order: its steadied a/b,
         and (unless it has hints, which work on a/b) its steadied colour coefficients."""
@@ -285,10 +265,7 @@ class Pipeline(Run):
         assert key is not None and item.decoded is not None
         if self._sequence is None or self._sequence[0] != key:
             self._sequence = (key, Stabiliser(self.options.temporal_window))
-        stabilise = self._sequence[1]
-        size = item.decoded.size
-        ab = self.colorizer.decode(stabilise(logits, L, size)[None])[0]
-        coef = stabilise.coefficients(guide_grid(item.decoded.gray, ab.shape[-1], L), ab)
+        ab, coef = steady_frame(self.colorizer, self._sequence[1], logits, L, item.decoded.gray)
         if not item.hints:
             item.coef = coef
         return ab
@@ -299,7 +276,7 @@ class Pipeline(Run):
         try:
             if job.hints is not None:
                 raise ReadError("hints are for photos; a video takes --reference only")
-            shift = None if job.reference is None else self._reference_shift(job.reference)
+            shift = None if job.reference is None else self._shifts(job.reference)
             frames = video.colour_video(
                 job, self.colorizer, self.options, pool, self.stop, self.on_frames, shift
             )
@@ -323,12 +300,8 @@ class Pipeline(Run):
             return
         except Stopped:
             reason = None
-        except ReadError as exc:
-            reason = str(exc)
-        except MemoryError:
-            reason = "out of memory decoding this image"
         except Exception as exc:
-            reason = f"cannot decode: {type(exc).__name__}: {exc}"
+            reason = read_failure(exc)
         claims.release(item.job.dest)
         self._budget.release(item.pixels)
         if reason is not None:
@@ -340,17 +313,15 @@ class Pipeline(Run):
         writers: ThreadPoolExecutor,
         writing: deque[tuple[_Item, Future[Result]]],
     ) -> None:
-        thumbs = [item.thumb for item in batch]
-        shift = None
-        if any(item.shift is not None for item in batch):
-            zero = torch.zeros(len(self.colorizer.centres))
-            shift = torch.stack([zero if it.shift is None else it.shift for it in batch])
-        L = stack_l(thumbs)  # type: ignore[arg-type]
+        L = stack_l([item.thumb for item in batch])  # type: ignore[misc]
+        shift = stack_shifts([item.shift for item in batch], len(self.colorizer.centres))
         logits = self.colorizer.logits(L, shift)
-        ab = list(self.colorizer.decode(logits))
-        for i, item in enumerate(batch):
-            if item.job.sequence is not None and self.options.temporal_window > 1:
-                ab[i] = self._steady(item, logits[i], L[i, 0])
+        film = [it.job.sequence is not None and self.options.temporal_window > 1 for it in batch]
+        plain = None if all(film) else self.colorizer.decode(logits)  # film frames decode alone
+        ab = [
+            self._steady(item, logits[i], L[i, 0]) if film[i] else plain[i]  # type: ignore[index]
+            for i, item in enumerate(batch)
+        ]
         for item, item_ab, item_L in zip(batch, ab, L, strict=True):
             item.thumb, item.model_input = None, item_L[0]
             writing.append((item, writers.submit(self._write, item, item_ab)))

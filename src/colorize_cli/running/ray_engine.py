@@ -32,7 +32,6 @@ from ..config import Options
 from ..files import claims
 from ..files.discover import Job
 from ..files.formats import is_video_name
-from ..files.read import ReadError
 from ..results import DONE, FAILED, SKIPPED, Result
 from .claim import Run, begin, ends_the_run
 
@@ -52,17 +51,9 @@ def _job(row: dict[str, Any]) -> Job:
     )
 
 
-def _read_error(exc: Exception) -> str:
-    if isinstance(exc, ReadError):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory decoding this image"
-    return f"cannot decode: {type(exc).__name__}: {exc}"
-
-
 def _decode(row: dict[str, Any], input_size: int) -> dict[str, Any]:
     """CPU task: the model's small input for one photo, or why it cannot be read."""
-    from .stages import prepare
+    from .stages import prepare, read_failure
 
     t0 = time.perf_counter()
     try:
@@ -70,7 +61,7 @@ def _decode(row: dict[str, Any], input_size: int) -> dict[str, Any]:
         row["error"] = ""
     except Exception as exc:  # reported by the driver, the batch goes on
         thumb = np.zeros((input_size, input_size), np.float32)
-        row["error"] = _read_error(exc)
+        row["error"] = read_failure(exc)
     row["thumb"] = thumb
     row["seconds"] = time.perf_counter() - t0
     return row
@@ -80,41 +71,29 @@ class _Model:
     """Actor: the colorizer loaded and checked once, then batch after batch of thumbnails."""
 
     def __init__(self, options: Options) -> None:
-        from ..files.controls import read_reference
         from ..model.colorizer import Colorizer
+        from .stages import ReferenceShifts
 
         self.colorizer = Colorizer(options.weights, options.device, options.temperature)
-        self.strength = options.reference_strength
-        self._read_reference = read_reference
-        self._shifts: dict[str, Any] = {}
+        self._shifts = ReferenceShifts(self.colorizer, options.reference_strength)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        import torch
-
-        from ..model.batch import stack_l
+        from ..model.batch import stack_l, stack_shifts
 
         thumbs = [np.asarray(t, np.float32) for t in batch["thumb"]]
-        shift = None
-        if any(batch["reference"]):
-            zero = torch.zeros(len(self.colorizer.centres))
-            shift = torch.stack([self._shift(str(r)) if r else zero for r in batch["reference"]])
+        refs = [self._shifts(Path(str(r))) if r else None for r in batch["reference"]]
+        shift = stack_shifts(refs, len(self.colorizer.centres))
         ab = self.colorizer.predict_ab(stack_l(thumbs), shift)
         out = {k: v for k, v in batch.items() if k != "thumb"}
         out["ab"] = ab.numpy()
         return out
-
-    def _shift(self, path: str) -> Any:
-        if path not in self._shifts:
-            ref = self._read_reference(Path(path))
-            self._shifts[path] = self.colorizer.reference_shift(ref, self.strength)
-        return self._shifts[path]
 
 
 def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, Any]:
     """CPU task: decode the photo again, colour it with its a/b, write it atomically."""
     import torch
 
-    from .stages import colour_and_write, prepare
+    from .stages import colour_and_write, prepare, read_failure
 
     t0 = time.perf_counter()
     row["status"], row["reason"], row["fatal"], row["hints_used"] = DONE, "", False, 0
@@ -135,7 +114,7 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
         row["reason"] = f"cannot write output: {exc.strerror or exc}"
         row["fatal"] = ends_the_run(exc)
     except Exception as exc:  # one bad file never stops the batch
-        row["status"], row["reason"] = FAILED, _read_error(exc)
+        row["status"], row["reason"] = FAILED, read_failure(exc)
     row["seconds"] += time.perf_counter() - t0  # decode + colour + write, not the model
     return row
 

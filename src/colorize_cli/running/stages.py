@@ -7,7 +7,9 @@ on any node. Neither holds engine state: what they need comes in as arguments.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,11 +17,13 @@ import torch
 from ..colour.hints import Hint, apply_hints
 from ..colour.resample import thumbnail
 from ..colour.rgb import apply_coefficients, compose, guide_grid
-from ..files.controls import check_inside, read_hints
+from ..colour.temporal import Stabiliser
+from ..files.controls import check_inside, read_hints, read_reference
 from ..files.discover import Job
 from ..files.formats import format_for
-from ..files.read import Decoded, read_image
+from ..files.read import Decoded, ReadError, read_image
 from ..files.write import encoder, write_atomic
+from ..model.colorizer import Colorizer
 
 
 @dataclass
@@ -39,6 +43,50 @@ def prepare(job: Job, input_size: int) -> Prepared:
         hints = read_hints(job.hints)
         check_inside(hints, decoded.size, f"hints {job.hints}")
     return Prepared(decoded, thumbnail(decoded.gray, input_size), hints)
+
+
+def read_failure(exc: Exception) -> str:
+    """The one-line reason :func:`prepare` failed, as every engine reports it."""
+    if isinstance(exc, ReadError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory decoding this image"
+    return f"cannot decode: {type(exc).__name__}: {exc}"
+
+
+class ReferenceShifts:
+    """Each reference photo's logit shift, computed once per run (one ``--reference``
+    file serves every input) and shared between threads."""
+
+    def __init__(self, colorizer: Colorizer, strength: float) -> None:
+        self.colorizer, self.strength = colorizer, strength
+        self._shifts: dict[Path, torch.Tensor] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, path: Path) -> torch.Tensor:
+        with self._lock:
+            shift = self._shifts.get(path)
+        if shift is None:
+            shift = self.colorizer.reference_shift(read_reference(path), self.strength)
+            with self._lock:
+                self._shifts[path] = shift
+        return shift
+
+
+@torch.inference_mode()
+def steady_frame(
+    colorizer: Colorizer,
+    stabilise: Stabiliser,
+    logits: torch.Tensor,
+    model_input: torch.Tensor,
+    gray: np.ndarray,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A film frame's logits ``(Q, h, w)`` through its shot's stabiliser, in order: its
+    steadied a/b and the steadied guided-filter coefficients for :func:`colour`."""
+    size = (gray.shape[1], gray.shape[0])
+    ab = colorizer.decode(stabilise(logits, model_input, size)[None])[0]
+    guide = guide_grid(gray, ab.shape[-1], model_input)
+    return ab, stabilise.coefficients(guide, ab)
 
 
 def colour(

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ..colour.resample import thumbnail
-from ..colour.rgb import apply_coefficients, guide_grid
+from ..colour.rgb import apply_coefficients
 from ..colour.temporal import Stabiliser
 from ..config import Options
 from ..files.discover import Job
@@ -29,11 +29,8 @@ from ..files.video import Copied, Frame, VideoReader, VideoWriter
 from ..files.write import write_atomic
 from ..model.batch import stack_l
 from ..model.colorizer import Colorizer
-
-
-class Stopped(Exception):
-    """The run is stopping (Ctrl-C, disk full): the video is abandoned, nothing kept."""
-
+from .claim import Stopped
+from .stages import steady_frame
 
 _END = object()
 
@@ -212,12 +209,9 @@ def _colour_batch(
         L = stack_l([thumb for _, thumb in batch])
         shifts = None if shift is None else shift.expand(len(batch), -1)
         logits = colorizer.logits(L, shifts)
-        with torch.inference_mode():
-            for (frame, _), frame_logits, frame_L in zip(batch, logits, L, strict=True):
-                ab = colorizer.decode(stabilise(frame_logits, frame_L[0], frame.size)[None])[0]
-                guide = guide_grid(frame.gray, ab.shape[-1], frame_L[0])
-                coef = stabilise.coefficients(guide, ab)
-                futures[id(frame)] = pool.submit(_compose_frame, frame, coef)
+        for (frame, _), frame_logits, frame_L in zip(batch, logits, L, strict=True):
+            _, coef = steady_frame(colorizer, stabilise, frame_logits, frame_L[0], frame.gray)
+            futures[id(frame)] = pool.submit(_compose_frame, frame, coef)
     for item in pending:
         if isinstance(item, Frame):
             halt.put(coloured, (item, futures[id(item)]))

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from ..model.batch import stack_l
+from ..model.batch import stack_l, stack_shifts
 from ..model.colorizer import Colorizer
 
 MAX_WAIT_S = 0.01
@@ -52,10 +52,7 @@ class Batcher:
 
     def _predict(self, batch: list) -> None:
         try:
-            shifts = None
-            if any(shift is not None for _, shift, _, _ in batch):
-                zero = torch.zeros(len(self.colorizer.centres))
-                shifts = torch.stack([zero if s is None else s for _, s, _, _ in batch])
+            shifts = stack_shifts([s for _, s, _, _ in batch], len(self.colorizer.centres))
             out = self.colorizer.logits(stack_l([t for t, _, _, _ in batch]), shifts).cpu()
             for (_, _, future, loop), logits in zip(batch, out, strict=True):
                 loop.call_soon_threadsafe(_resolve, future, logits, None)
