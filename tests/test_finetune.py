@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from colorize_cli.colour.resample import thumbnail
 from colorize_cli.model.batch import stack_l
 from colorize_cli.model.colorizer import Colorizer
 from colorize_cli.model.weights import load_weights
+from colorize_cli.training.traindata import random_batch, source_balance
 
 from conftest import photo_like, run_cli, save_gray
 
@@ -101,3 +103,43 @@ def test_init_from_a_missing_file_is_a_usage_error(photos, tmp_path):
     r = _train(photos, "--run", tmp_path / "run", "--init-from", tmp_path / "nope.safetensors")
     assert r.returncode == 2
     assert "no such weights file" in r.stderr
+
+
+def test_source_balance_draws_sources_by_a_power_of_their_size():
+    sources = ["faces"] * 90 + ["streets"] * 10
+    for power, faces_share in ((1.0, 0.9), (0.5, 3 / 4), (0.0, 0.5)):
+        p = source_balance(sources, power)
+        assert p.sum() == pytest.approx(1.0)
+        assert p[:90].sum() == pytest.approx(faces_share)
+        assert np.ptp(p[:90]) == 0 and np.ptp(p[90:]) == 0  # photos of a source alike
+    rng = np.random.default_rng(0)
+    crops = np.zeros((100, 16, 16, 3), np.uint8)
+    crops[90:] = 255  # the streets are white
+    lab = random_batch(crops, 4000, 8, rng, source_balance(sources, 0.0))
+    assert (lab[:, 0].mean(dim=(1, 2)) > 50).float().mean().item() == pytest.approx(0.5, abs=0.03)
+
+
+def test_ema_exports_and_resumes_the_averaged_weights(photos, tmp_path):
+    run = tmp_path / "run"
+    common = (
+        photos, "--run", run, "--cache", tmp_path / "cache", "--init-from", "shipped",
+        "--keep-temperature", "--batch-size", "4", "--crop", "64", "--threads", "1",
+        "--ema", "0.5", "--balance-sources", "0.5", "--lr", "1e-3",
+    )  # fmt: skip
+    r = _train(*common, "--steps", "3")
+    assert r.returncode == 0, r.stderr
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    assert ckpt["ema"]["n_averaged"].item() == 3
+    net, _, _ = load_weights(run / "colorizer.safetensors")
+    name = "encoder.conv1.weight"
+    exported = net.state_dict()[name].float()
+    averaged = ckpt["ema"][f"module.{name}"].float()
+    assert torch.allclose(exported, averaged, atol=1e-3)
+    assert not torch.allclose(exported, ckpt["model"][name].float(), atol=1e-4)
+    # validation scores the average, and the weights themselves beside it
+    vals = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    last = [v for v in vals if "val_sloss" in v][-1]
+    assert last["step"] == 3 and last["val_sloss"] != last["raw_val_sloss"]
+    r = _train(*common, "--steps", "5")  # resumes the average, not a fresh one
+    assert r.returncode == 0, r.stderr
+    assert torch.load(run / "last.pt", weights_only=True)["ema"]["n_averaged"].item() == 5

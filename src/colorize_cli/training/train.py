@@ -20,6 +20,7 @@ import click
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..colour import bins
 from ..colour.lab import lab_to_rgb
@@ -27,7 +28,15 @@ from ..model.net import ColorizerNet, normalise_l
 from ..model.resnet import adapt_torchvision_state
 from ..model.weights import ModelSpec, load_weights, save_weights, shipped_path
 from .metrics import stratified_mean
-from .traindata import CACHE_SIZE, CropCache, build_cache, random_batch, source_of, to_lab
+from .traindata import (
+    CACHE_SIZE,
+    CropCache,
+    build_cache,
+    random_batch,
+    source_balance,
+    source_of,
+    to_lab,
+)
 
 OUTPUT_STRIDE = 4  # the network predicts a/b at a quarter of its input resolution
 MIN_BIN_PIXELS = 1  # every a/b bin that occurs in the training targets becomes a class
@@ -191,6 +200,23 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 @click.option("--val-every", type=int, default=250, show_default=True)
 @click.option("--checkpoint-minutes", type=float, default=5.0, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--balance-sources",
+    type=click.FloatRange(0.0, 1.0),
+    default=1.0,
+    show_default=True,
+    help="Draw a source set (a first-level folder) with n photos in proportion to n to "
+    "this power: 1 keeps the data's mix, 0.5 lifts the small sets, 0 draws all equally.",
+)
+@click.option(
+    "--ema",
+    "ema_decay",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Validate and export an exponential moving average of the weights with this "
+    "decay per step (0: the weights themselves).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option(
@@ -223,6 +249,8 @@ def main(
     val_every: int,
     checkpoint_minutes: float,
     seed: int,
+    balance_sources: float,
+    ema_decay: float,
     device: str,
     threads: int | None,
     init_from: str | None,
@@ -255,6 +283,11 @@ def main(
         f"cache: {len(cache.train)} train, {len(cache.val)} val crops ({time.time() - t0:.0f}s)"
     )
     val_sources = [source_of(p, data_dir) for p in cache.val_paths]
+    draw = (
+        None
+        if balance_sources == 1.0
+        else source_balance([source_of(p, data_dir) for p in cache.train_paths], balance_sources)
+    )
 
     ckpt_path = run_dir / "last.pt"
     ckpt = torch.load(ckpt_path, weights_only=True) if ckpt_path.exists() else None
@@ -280,6 +313,12 @@ def main(
         net.encoder.load_state_dict(adapt_torchvision_state(state))
     net = net.to(dev, memory_format=torch.channels_last).train()
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    # the averaged copy is what validation scores and what is exported
+    ema = (
+        AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
+        if ema_decay
+        else None
+    )
     rng = np.random.default_rng(seed)
     step, trained = 0, 0.0  # steps taken and seconds spent training, over all resumes
     if ckpt is not None:
@@ -287,6 +326,8 @@ def main(
         opt.load_state_dict(ckpt["optim"])
         rng.bit_generator.state = ckpt["rng"]
         step, trained = ckpt["step"], ckpt.get("seconds", 0.0)
+        if ema is not None and "ema" in ckpt:
+            ema.load_state_dict(ckpt["ema"])
         click.echo(f"resumed at step {step}")
     budget = None if minutes is None else minutes * 60
 
@@ -316,10 +357,14 @@ def main(
                 "centres": centres,
                 "probs": probs,
                 "seconds": trained,
+                **({} if ema is None else {"ema": ema.state_dict()}),
             },
         )
         exported = ModelSpec(spec.temperature, spec.input_size, prior=probs)
-        save_weights(run_dir / "colorizer.safetensors", net, centres, exported)
+        save_weights(run_dir / "colorizer.safetensors", scored(), centres, exported)
+
+    def scored() -> ColorizerNet:
+        return net if ema is None else ema.module
 
     stopping = []  # set by SIGTERM/SIGINT: checkpoint, then leave (a scheduler's kill)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -329,7 +374,7 @@ def main(
         started = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress(), lr, warmup)
-        lab = random_batch(cache.train, batch_size, crop, rng).to(dev, non_blocking=True)
+        lab = random_batch(cache.train, batch_size, crop, rng, draw).to(dev, non_blocking=True)
         x = normalise_l(lab[:, :1]).contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = net(x)
@@ -337,6 +382,8 @@ def main(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(net)
         step += 1
         trained += time.time() - started
         started = time.time()
@@ -364,7 +411,10 @@ def main(
             )
             tick, seen, losses = now, 0, []
         if step % val_every == 0 or last:
-            scores = validate(net, cache.val, centres_d, class_w_d, dev, val_sources)
+            scores = validate(scored(), cache.val, centres_d, class_w_d, dev, val_sources)
+            if ema is not None:  # the weights themselves beside their average, to compare
+                raw = validate(net, cache.val, centres_d, class_w_d, dev, val_sources)
+                scores |= {f"raw_{k}": v for k, v in raw.items()}
             rec = {"step": step, **scores}
             log.write(json.dumps(rec) + "\n")
             log.flush()

@@ -50,6 +50,7 @@ class CropCache:
 
     train: np.ndarray
     val: np.ndarray
+    train_paths: list[Path]  # the photo of each training crop, for balancing its sources
     val_paths: list[Path]  # the held-out photos themselves, for choosing the temperature
 
 
@@ -71,12 +72,13 @@ def build_cache(
     order = np.random.default_rng(seed).permutation(len(paths))
     n_val = max(1, int(len(paths) * val_fraction))
     val_paths = [paths[i] for i in order[:n_val]]
+    train_paths = [paths[i] for i in order[n_val:]]
     if file.exists():
         with np.load(file) as z:
-            return CropCache(z["train"], z["val"], val_paths)
+            return CropCache(z["train"], z["val"], train_paths, val_paths)
     with ProcessPoolExecutor(workers) as pool:
         crops = np.stack(list(pool.map(_load_square, paths, chunksize=64)))
-    cache = CropCache(train=crops[order[n_val:]], val=crops[order[:n_val]], val_paths=val_paths)
+    cache = CropCache(crops[order[n_val:]], crops[order[:n_val]], train_paths, val_paths)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp.npz")
     np.savez(tmp, train=cache.train, val=cache.val)
@@ -90,11 +92,28 @@ def to_lab(batch_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:
     return rgb_to_lab(rgb)
 
 
+def source_balance(sources: list[str], power: float) -> np.ndarray:
+    """Sampling probability of each photo such that a source with n photos is drawn in
+    proportion to n ** ``power``: 1 keeps the data's mix, 0 draws every source equally,
+    in between lifts the small, varied sets without repeating them endlessly."""
+    _, index, counts = np.unique(sources, return_inverse=True, return_counts=True)
+    p = counts[index].astype(np.float64) ** (power - 1.0)
+    return p / p.sum()
+
+
 def random_batch(
-    crops: np.ndarray, batch_size: int, crop: int, rng: np.random.Generator
+    crops: np.ndarray,
+    batch_size: int,
+    crop: int,
+    rng: np.random.Generator,
+    p: np.ndarray | None = None,
 ) -> torch.Tensor:
-    """Random crops of side ``crop`` with random horizontal flips, as Lab."""
-    idx = rng.integers(0, len(crops), batch_size)
+    """Random crops of side ``crop`` with random horizontal flips, as Lab; photos drawn
+    uniformly, or with probabilities ``p`` (:func:`source_balance`)."""
+    if p is None:
+        idx = rng.integers(0, len(crops), batch_size)
+    else:
+        idx = rng.choice(len(crops), batch_size, p=p)
     s = crops.shape[1]
     out = np.empty((batch_size, crop, crop, 3), dtype=np.uint8)
     for j, i in enumerate(idx):
