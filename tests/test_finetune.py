@@ -65,6 +65,7 @@ def test_minutes_stops_on_time_and_writes_weights_colorize_uses(photos, tmp_path
     # it stops at the first step boundary past the budget: not before, not much after
     assert budget_s <= ckpt["seconds"] < budget_s + 20
     assert ckpt["step"] > 0
+    assert ckpt["ema"]["n_averaged"].item() == ckpt["step"]  # a fine-tune averages by default
     assert "chose input size" in r.stdout  # a fine-tune chooses its settings by default
     assert (run / "temperature.json").is_file()
     _, _, spec = load_weights(run / "colorizer.safetensors")

@@ -83,13 +83,16 @@ class Recipe:
     lr: float
     warmup: int
     val_fraction: float
+    ema: float
 
 
-SCRATCH = Recipe(lr=1e-3, warmup=200, val_fraction=0.02)
-# A fine-tune starts from good weights: a tenth of the step size, a short warm-up so the
+SCRATCH = Recipe(lr=1e-3, warmup=200, val_fraction=0.02, ema=0.0)
+# A fine-tune starts from good weights: a third of the step size, a short warm-up so the
 # new optimiser's moments settle, and a larger held-out share, since a user's collection
 # has hundreds of photos, not tens of thousands, and its validation chooses the settings.
-FINE_TUNE = Recipe(lr=1e-4, warmup=20, val_fraction=0.1)
+# Measured in 30 CPU-minutes on two collections (model card): 3e-4 with an average over
+# the last ~100 steps gained +0.48 and +0.33 dB where 1e-4 without it gained +0.38, +0.17.
+FINE_TUNE = Recipe(lr=3e-4, warmup=20, val_fraction=0.1, ema=0.99)
 
 
 def _weights_path(init_from: str | None) -> Path | None:
@@ -212,10 +215,9 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     "--ema",
     "ema_decay",
     type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.0,
-    show_default=True,
     help="Validate and export an exponential moving average of the weights with this "
-    "decay per step (0: the weights themselves).",
+    f"decay per step, 0 for the weights themselves [default: {SCRATCH.ema:g}; "
+    f"{FINE_TUNE.ema:g} with --init-from].",
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
@@ -250,7 +252,7 @@ def main(
     checkpoint_minutes: float,
     seed: int,
     balance_sources: float,
-    ema_decay: float,
+    ema_decay: float | None,
     device: str,
     threads: int | None,
     init_from: str | None,
@@ -271,6 +273,7 @@ def main(
     lr = recipe.lr if lr is None else lr
     warmup = recipe.warmup if warmup is None else warmup
     val_fraction = recipe.val_fraction if val_fraction is None else val_fraction
+    ema_decay = recipe.ema if ema_decay is None else ema_decay
     choose_temperature = init_from is not None if choose_temperature is None else choose_temperature
     init_path = _weights_path(init_from)
     dev = pick_device(device)
