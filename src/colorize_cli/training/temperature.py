@@ -51,15 +51,19 @@ def choose(
         [metrics.psnr(grey_rgb(d), t) for d, t in zip(decoded, truths, strict=True)], sources
     )
     table = []
+    centres = col.centres.cpu()
     for size in SIZES:
-        logits = []
+        # decoded batch by batch: the logits of thousands of photos at 224 would not fit
+        # in memory (247 floats per output pixel), their a/b maps do
+        ab_by_t: dict[float, list[torch.Tensor]] = {t: [] for t in TEMPERATURES}
         for i in range(0, len(decoded), 32):
             L = stack_l([thumbnail(d.gray, size) for d in decoded[i : i + 32]])
             x = normalise_l(L).to(col.device).contiguous(memory_format=torch.channels_last)
-            logits.append(col.net(x).float().cpu())
-        all_logits = torch.cat(logits)
+            logits = col.net(x).float().cpu()
+            for t in TEMPERATURES:
+                ab_by_t[t].append(bins.annealed_mean(logits, centres, t))
         for t in TEMPERATURES:
-            ab = bins.annealed_mean(all_logits, col.centres.cpu(), t)
+            ab = torch.cat(ab_by_t[t])
             outs = [compose(d.gray, a, 8) for d, a in zip(decoded, ab, strict=True)]
             row = {
                 "size": size,
