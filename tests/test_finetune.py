@@ -144,3 +144,27 @@ def test_ema_exports_and_resumes_the_averaged_weights(photos, tmp_path):
     r = _train(*common, "--steps", "5")  # resumes the average, not a fresh one
     assert r.returncode == 0, r.stderr
     assert torch.load(run / "last.pt", weights_only=True)["ema"]["n_averaged"].item() == 5
+
+
+def test_whole_trains_on_the_whole_photo_shrunk(photos, tmp_path):
+    rng = np.random.default_rng(0)
+    crops = np.zeros((3, 32, 32, 3), np.uint8)
+    crops[:, :, 16:] = 255  # every photo: black left half, white right half
+    whole = random_batch(crops, 50, 8, rng, whole=True)[:, 0]
+    assert whole.shape == (50, 8, 8)
+    # each thumbnail shows both halves; a crop of a quarter of the side would not
+    sides = whole[:, :, :3].mean(dim=(1, 2)), whole[:, :, -3:].mean(dim=(1, 2))
+    assert ((sides[0] - sides[1]).abs() > 90).all()
+    assert {bool(b) for b in sides[0] < sides[1]} == {True, False}  # flipped at random
+    cropped = random_batch(crops, 50, 8, rng)[:, 0]
+    assert (cropped.amax(dim=(1, 2)) - cropped.amin(dim=(1, 2)) < 1).any()
+    # and the command trains with it
+    run = tmp_path / "run"
+    r = _train(
+        photos, "--run", run, "--cache", tmp_path / "cache", "--init-from", "shipped",
+        "--keep-temperature", "--batch-size", "4", "--crop", "48", "--whole",
+        "--threads", "1", "--steps", "20", "--val-every", "20",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert logged[0]["whole"] is True and logged[0]["crop"] == 48

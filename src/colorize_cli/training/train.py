@@ -185,6 +185,12 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--crop", type=click.IntRange(32, CACHE_SIZE), default=96, show_default=True)
 @click.option(
+    "--whole",
+    is_flag=True,
+    help="Train on whole photos shrunk to --crop pixels instead of random --crop crops: "
+    "cheaper steps that see the whole scene.",
+)
+@click.option(
     "--lr",
     type=float,
     help=f"Peak learning rate [default: {SCRATCH.lr:g}; {FINE_TUNE.lr:g} with --init-from].",
@@ -245,6 +251,7 @@ def main(
     minutes: float | None,
     batch_size: int,
     crop: int,
+    whole: bool,
     lr: float | None,
     warmup: int | None,
     val_fraction: float | None,
@@ -377,7 +384,9 @@ def main(
         started = time.time()
         for g in opt.param_groups:
             g["lr"] = lr_at(step, progress(), lr, warmup)
-        lab = random_batch(cache.train, batch_size, crop, rng, draw).to(dev, non_blocking=True)
+        lab = random_batch(cache.train, batch_size, crop, rng, draw, whole).to(
+            dev, non_blocking=True
+        )
         x = normalise_l(lab[:, :1]).contiguous(memory_format=torch.channels_last)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = net(x)
@@ -401,6 +410,7 @@ def main(
                 "lr": opt.param_groups[0]["lr"],
                 "ips": seen / (now - tick),
                 "crop": crop,
+                **({"whole": True} if whole else {}),
                 "time": now,
             }
             log.write(json.dumps(rec) + "\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from torch.nn import functional as F
 
 from ..colour.lab import rgb_to_lab
 from ..files.formats import is_image_name
@@ -86,9 +87,13 @@ def build_cache(
     return cache
 
 
-def to_lab(batch_uint8: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 ``(N, H, W, 3)`` -> Lab ``(N, 3, H, W)`` float32."""
+def to_lab(batch_uint8: np.ndarray | torch.Tensor, size: int | None = None) -> torch.Tensor:
+    """uint8 ``(N, H, W, 3)`` -> Lab ``(N, 3, H, W)`` float32, optionally shrunk to
+    ``size`` pixels a side first (antialiased, in RGB as a photo is shrunk)."""
     rgb = torch.as_tensor(batch_uint8).permute(0, 3, 1, 2).float() / 255.0
+    if size is not None and size != rgb.shape[-1]:
+        rgb = F.interpolate(rgb, size=(size, size), mode="bilinear", antialias=True)
+        rgb = rgb.clamp(0.0, 1.0)
     return rgb_to_lab(rgb)
 
 
@@ -107,17 +112,21 @@ def random_batch(
     crop: int,
     rng: np.random.Generator,
     p: np.ndarray | None = None,
+    whole: bool = False,
 ) -> torch.Tensor:
     """Random crops of side ``crop`` with random horizontal flips, as Lab; photos drawn
-    uniformly, or with probabilities ``p`` (:func:`source_balance`)."""
+    uniformly, or with probabilities ``p`` (:func:`source_balance`). With ``whole``, the
+    whole cached photo shrunk to ``crop`` instead: a cheap step that still sees the
+    whole scene (what a low-resolution phase for global context trains on)."""
     if p is None:
         idx = rng.integers(0, len(crops), batch_size)
     else:
         idx = rng.choice(len(crops), batch_size, p=p)
     s = crops.shape[1]
-    out = np.empty((batch_size, crop, crop, 3), dtype=np.uint8)
+    side = s if whole else crop
+    out = np.empty((batch_size, side, side, 3), dtype=np.uint8)
     for j, i in enumerate(idx):
-        y, x = rng.integers(0, s - crop + 1, 2)
-        patch = crops[i, y : y + crop, x : x + crop]
+        y, x = (0, 0) if whole else rng.integers(0, s - crop + 1, 2)
+        patch = crops[i, y : y + side, x : x + side]
         out[j] = patch[:, ::-1] if rng.random() < 0.5 else patch
-    return to_lab(out)
+    return to_lab(out, crop)
