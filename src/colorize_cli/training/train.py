@@ -189,7 +189,8 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     "--whole",
     is_flag=True,
     help="Train on whole photos shrunk to --crop pixels instead of random --crop crops: "
-    "cheaper steps that see the whole scene.",
+    "cheaper steps that see the whole scene, but what is learnt at a smaller scale does "
+    "not carry to the inference size (measured in the model card, phases 8-9).",
 )
 @click.option(
     "--lr",
