@@ -18,7 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "colorize_cli"
 ALLOWED = {
     "config": set(),
     "results": set(),
-    "colour": set(),
+    "numba_cache": set(),
+    "colour": {"numba_cache"},
     "files": {"colour", "results"},
     "model": {"colour", "config", "files"},
     "running": {"colour", "config", "files", "model", "results"},

@@ -1,13 +1,27 @@
-"""The network: torchvision-compatible encoder names, training lowers the loss, weights I/O."""
+"""The network: torchvision-compatible encoder names, the ImageNet encoder and its file,
+training lowers the loss, weights I/O with the architecture recorded."""
+
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from colorize_cli.colour import bins
-from colorize_cli.model.net import ColorizerNet, normalise_l
-from colorize_cli.model.resnet import ResNet18Encoder, adapt_torchvision_state
+from colorize_cli.colour.lab import l_to_gray
+from colorize_cli.model.net import Architecture, ColorizerNet, normalise_l
+from colorize_cli.model.resnet import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ImageNetEncoder,
+    ResNet18Encoder,
+    load_imagenet,
+)
 from colorize_cli.model.weights import ModelSpec, WeightsError, load_weights, save_weights
 from colorize_cli.training.train import class_loss, derive_bins, targets_ab
 from colorize_cli.training.traindata import random_batch
@@ -59,13 +73,121 @@ def test_encoder_state_dict_has_torchvision_names_and_shapes():
     assert [(k, tuple(v.shape)) for k, v in state.items()] == TORCHVISION_RESNET18
 
 
-def test_torchvision_rgb_state_loads_into_one_channel_encoder():
-    rgb_state = {k: torch.randn(s) if s else torch.tensor(0) for k, s in TORCHVISION_RESNET18}
-    rgb_state["conv1.weight"] = torch.randn(64, 3, 7, 7)
-    rgb_state["fc.weight"], rgb_state["fc.bias"] = torch.randn(1000, 512), torch.randn(1000)
-    enc = ResNet18Encoder()
-    enc.load_state_dict(adapt_torchvision_state(rgb_state))
-    assert torch.allclose(enc.conv1.weight, rgb_state["conv1.weight"].sum(1, keepdim=True))
+PRETRAINED = Path(__file__).resolve().parents[2] / "shared/data/pretrained"
+PRETRAINED_FILE = PRETRAINED / "resnet18_imagenet_bnfolded.safetensors"
+
+
+def _folded_file_like_the_shared_one(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors its README lists: every convolution with a bias, no batch norm, fc,
+    and layer4 without its four 3x3 weights."""
+    state = {"conv1.weight": torch.randn(64, 3, 7, 7), "conv1.bias": torch.randn(64)}
+    for layer, cin, cout in ((1, 64, 64), (2, 64, 128), (3, 128, 256), (4, 256, 512)):
+        for b in (0, 1):
+            p = f"layer{layer}.{b}"
+            for conv, ci in (("conv1", cin if b == 0 else cout), ("conv2", cout)):
+                if layer != 4:
+                    state[f"{p}.{conv}.weight"] = torch.randn(cout, ci, 3, 3)
+                state[f"{p}.{conv}.bias"] = torch.randn(cout)
+        if layer > 1:
+            state[f"layer{layer}.0.downsample.0.weight"] = torch.randn(cout, cin, 1, 1)
+            state[f"layer{layer}.0.downsample.0.bias"] = torch.randn(cout)
+    state["fc.weight"], state["fc.bias"] = torch.randn(1000, 512), torch.randn(1000)
+    save_file(state, str(path))
+    return state
+
+
+def test_imagenet_encoder_takes_stem_to_layer3_from_the_folded_file(tmp_path):
+    state = _folded_file_like_the_shared_one(tmp_path / "r18.safetensors")
+    assert len(state) == 38  # as the shared file's README counts
+    enc = ImageNetEncoder(depth=4)
+    layer4_before = enc.layer4[0].conv1.weight.clone()
+    loaded = load_imagenet(enc, state)
+    assert len(loaded) == 30
+    assert all(k.split(".")[0] in ("conv1", "layer1", "layer2", "layer3") for k in loaded)
+    assert torch.equal(enc.conv1.weight, state["conv1.weight"])
+    assert torch.equal(enc.layer3[1].conv2.bias, state["layer3.1.conv2.bias"])
+    assert torch.equal(enc.layer4[0].conv1.weight, layer4_before)  # layer4 is new
+    del state["layer2.1.conv1.bias"]
+    with pytest.raises(ValueError, match=r"layer2\.1\.conv1\.bias is missing"):
+        load_imagenet(ImageNetEncoder(), state)
+
+
+def test_imagenet_encoder_sees_the_grey_as_imagenet_normalised_rgb():
+    L = torch.linspace(0, 100, 11).view(1, 1, 1, 11)
+    x = ImageNetEncoder().imagenet_input(normalise_l(L))
+    grey = l_to_gray(L)
+    for c in range(3):
+        expected = (grey - IMAGENET_MEAN[c]) / IMAGENET_STD[c]
+        assert torch.allclose(x[:, c : c + 1], expected, atol=1e-5)
+
+
+def test_imagenet_layers_take_no_batch_statistics():
+    """Folded layers keep ImageNet's normalisation: in training mode a photo's features
+    do not depend on the other photos of its batch (batch norm's would)."""
+    enc = ImageNetEncoder(depth=3).train()
+    a, b = torch.rand(1, 1, 64, 64) * 2 - 1, torch.rand(3, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        alone = enc(a)[-1]
+        together = enc(torch.cat((a, b)))[-1][:1]
+    assert torch.allclose(alone, together, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in enc.pretrained()[1].modules())
+
+
+@pytest.mark.parametrize("depth", [3, 4])
+def test_the_architecture_is_recorded_and_loaded_back(tmp_path, depth):
+    arch = Architecture("imagenet", depth, (64, 32, 32))
+    net = ColorizerNet(num_bins=5, arch=arch).eval()
+    path = tmp_path / "w.safetensors"
+    save_weights(path, net, torch.arange(10.0).reshape(5, 2), ModelSpec(0.3, 128))
+    with safe_open(str(path), "pt") as f:
+        assert f.metadata()["encoder"] == "imagenet" and f.metadata()["depth"] == str(depth)
+    loaded, _, _ = load_weights(path)
+    assert loaded.arch == arch
+    x = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.inference_mode():
+        assert loaded(x).shape == (2, 5, 16, 16)
+        assert torch.allclose(loaded(x), net.half().float()(x), atol=1e-2)
+
+
+def test_files_without_an_architecture_load_as_the_scratch_network(tmp_path):
+    """colorize-cli 0.1 wrote no architecture: its files (and fine-tunes of them) load."""
+    net = ColorizerNet(num_bins=5).eval()
+    path = tmp_path / "old.safetensors"
+    tensors = {k: v.half() for k, v in net.state_dict().items() if "num_batches" not in k}
+    tensors["bins.centres"] = torch.arange(10.0).reshape(5, 2)
+    meta = {"format": "colorize-cli/1", "temperature": "0.2", "input_size": "128"}
+    save_file(tensors, str(path), metadata=meta)
+    loaded, _, spec = load_weights(path)
+    assert loaded.arch == Architecture() and isinstance(loaded.encoder, ResNet18Encoder)
+    assert spec == ModelSpec(0.2, 128)
+
+
+@pytest.mark.skipif(not PRETRAINED_FILE.is_file(), reason=f"{PRETRAINED_FILE} is not here")
+def test_train_with_init_encoder_says_what_it_loaded_and_keeps_it_frozen(tmp_path):
+    photos = tmp_path / "photos" / "set"
+    photos.mkdir(parents=True)
+    for i, crop in enumerate(_tiny_colour_set(n=12, size=64)):
+        Image.fromarray(crop).save(photos / f"p{i}.png")
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "colorize_cli.training.train", tmp_path / "photos",
+         "--run", run, "--cache", tmp_path / "cache", "--init-encoder", PRETRAINED_FILE,
+         "--steps", "3", "--batch-size", "2", "--crop", "64", "--threads", "1",
+         "--lr", "1e-2", "--warmup", "1",  # steps large enough to show in half precision
+         "--val-fraction", "0.2", "--keep-temperature"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "init-encoder: loaded 30 tensors (2.78 M parameters)" in r.stdout
+    assert "layer4.0.downsample.0.weight" in r.stdout  # in the file, not used
+    assert "new (not in the file): 30 tensors of layer4" in r.stdout
+    trained, _, _ = load_weights(run / "colorizer.safetensors")
+    with safe_open(str(PRETRAINED_FILE), "pt") as f:
+        stem = f.get_tensor("conv1.weight")
+        layer3 = f.get_tensor("layer3.1.conv2.weight")
+    assert trained.arch.encoder == "imagenet"
+    assert torch.allclose(trained.encoder.conv1.weight, stem, atol=1e-3)  # frozen (half)
+    assert torch.allclose(trained.encoder.layer3[1].conv2.weight, layer3, atol=1e-3)
 
 
 def test_output_is_a_quarter_of_the_input():

@@ -79,4 +79,4 @@ def test_missing_ray_says_what_to_install(tmp_path: Path) -> None:
     env = {**RAY_ENV, "PYTHONPATH": str(tmp_path / "no-ray")}
     r = run_cli(tmp_path / "in", tmp_path / "out", "--engine", "ray", env=env)
     assert r.returncode == 2
-    assert 'pip install "colorize-cli[ray]"' in r.stderr
+    assert "pip install 'ray[data]>=2.40' (the ray extra)" in r.stderr

@@ -157,4 +157,5 @@ def test_missing_extra_says_what_to_install(tmp_path: Path) -> None:
     (fake / "__init__.py").write_text("raise ImportError('No module named uvicorn')\n")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "no-uvicorn")}
     r = run_cli("serve", "--port", str(free_port()), env=env)
-    assert r.returncode == 2 and 'pip install "colorize-cli[serve]"' in r.stderr
+    assert r.returncode == 2
+    assert "pip install 'starlette>=0.40' 'uvicorn>=0.30' 'python-multipart>=0.0.9'" in r.stderr

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
+
+# The name pip knows this package by (``colorize-cli`` on the public index is another
+# project); the import package stays ``colorize_cli`` and the command ``colorize``.
+DISTRIBUTION = "colorize-archive"
 
 # How strongly a reference photo's palette replaces the training prior: 1 is the plain
 # Bayes swap. Half of it keeps a reference of another photo from doing harm while most
@@ -16,6 +22,21 @@ DEFAULT_REFERENCE_STRENGTH = 0.5
 DEFAULT_TEMPORAL_WINDOW = 16
 # x264's quality scale: 0 lossless, 23 its own default; 18 is close to transparent.
 DEFAULT_VIDEO_CRF = 18
+
+
+def install_extra(extra: str) -> str:
+    """The pip command that adds an extra's packages to the environment this package is
+    installed in, read from the installed metadata (pyproject.toml lists them once).
+    Naming the packages works whether this package came from an index, a wheel or a
+    checkout; naming ``colorize-archive[extra]`` would only work from an index."""
+    try:
+        listed = metadata.requires(DISTRIBUTION) or []
+    except metadata.PackageNotFoundError:  # run from a source tree that pip never saw
+        return f'pip install ".[{extra}]" (in the checkout)'
+    requirements = [
+        r.split(";")[0].strip() for r in listed if f'extra == "{extra}"' in r.replace("'", '"')
+    ]
+    return f"pip install {' '.join(shlex.quote(r) for r in requirements)} (the {extra} extra)"
 
 
 def default_workers() -> int:

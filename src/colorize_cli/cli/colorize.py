@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from ..config import Options
+from ..config import DISTRIBUTION, Options
 from ..files.formats import FORMATS
 from .options import device_option, temperature_option, weights_option
 
@@ -94,7 +94,7 @@ from .options import device_option, temperature_option, weights_option
     type=click.Choice(["local", "ray"]),
     default=Options.engine,
     show_default=True,
-    help='local: this process. ray: a Ray Data pipeline (pip install "colorize-cli[ray]"); '
+    help="local: this process. ray: a Ray Data pipeline (the ray extra: Ray Data); "
     "photos only; IN and OUT must be on storage every node sees under the same path.",
 )
 @click.option(
@@ -110,7 +110,7 @@ from .options import device_option, temperature_option, weights_option
     "reference, hints).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
-@click.version_option(package_name="colorize-cli")
+@click.version_option(package_name=DISTRIBUTION, message="%(prog)s (%(package)s) %(version)s")
 def main(
     src: Path,
     dst: Path,

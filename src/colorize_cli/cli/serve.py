@@ -1,4 +1,4 @@
-"""``colorize serve``: start the HTTP service (an extra: ``colorize-cli[serve]``).
+"""``colorize serve``: start the HTTP service (an extra: ``colorize-archive[serve]``).
 
 The command only checks the extra, loads the colorizer once and hands both to uvicorn;
 the service itself is :mod:`colorize_cli.serve`.
@@ -10,9 +10,8 @@ from pathlib import Path
 
 import click
 
+from ..config import install_extra
 from .options import device_option, weights_option
-
-INSTALL = 'pip install "colorize-cli[serve]"'
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,7 +56,7 @@ def serve(
         from ..serve.app import create_app
     except ImportError as exc:
         raise click.UsageError(
-            f"colorize serve needs the server extra ({exc}): {INSTALL}"
+            f"colorize serve needs the server extra ({exc}): {install_extra('serve')}"
         ) from None
     from ..api import Colorizer
     from ..model.device import DeviceError

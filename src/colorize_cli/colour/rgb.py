@@ -26,10 +26,14 @@ import functools
 import math
 from typing import NamedTuple
 
-import numba
 import numpy as np
 import torch
 from torch.nn import functional as F
+
+from ..numba_cache import CACHE  # before numba: it chooses numba's cache folder
+
+# isort: split
+import numba
 
 from .lab import (
     A_SCALE,
@@ -98,7 +102,7 @@ def guided_coefficients(
     return torch.from_numpy(_box_mean(np.concatenate((a, b)), radius))
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=CACHE)
 def _box_mean(x: np.ndarray, radius: int) -> np.ndarray:
     """Mean of each channel of ``x`` ``(C, H, W)`` over a ``2 * radius + 1`` square,
     clipped at the borders, by differences of running sums (O(1) per pixel whatever the
@@ -134,7 +138,7 @@ def _row_weights(n_out: int, n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     return i0, i1, (pos - i0).astype(np.float32)
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@numba.njit(nogil=True, cache=CACHE, inline="always")
 def _lerp(table: np.ndarray, pos: float) -> float:
     """``table`` linearly interpolated at fractional index ``pos`` (clamped to its ends)."""
     pos = min(max(pos, 0.0), table.shape[0] - 1.0)
@@ -142,13 +146,13 @@ def _lerp(table: np.ndarray, pos: float) -> float:
     return table[i] + (table[i + 1] - table[i]) * (pos - i)
 
 
-@numba.njit(nogil=True, cache=True, inline="always", fastmath=True)
+@numba.njit(nogil=True, cache=CACHE, inline="always", fastmath=True)
 def _f_inv(t: float) -> float:
     """:func:`colorize_cli.colour.lab.f_inv` on one number, with lab's constants."""
     return t * t * t if t > F_KNEE else (t - F_OFFSET) * F_SLOPE
 
 
-@numba.njit(nogil=True, cache=True, inline="always", fastmath=True)
+@numba.njit(nogil=True, cache=CACHE, inline="always", fastmath=True)
 def _linear(fy: float, y: float, a: float, b: float, m: np.ndarray) -> tuple[float, float, float]:
     """Lab (as fy, f_inv(fy), a, b) -> unclipped linear RGB."""
     x = _f_inv(fy + a * (1.0 / A_SCALE))
@@ -160,7 +164,7 @@ def _linear(fy: float, y: float, a: float, b: float, m: np.ndarray) -> tuple[flo
     )
 
 
-@numba.njit(nogil=True, cache=True, inline="always", fastmath=True)
+@numba.njit(nogil=True, cache=CACHE, inline="always", fastmath=True)
 def _atan2(y: float, x: float) -> float:
     """atan2 to within 1e-5 rad (a tenth of the chroma table's hue step is 2e-3): a
     polynomial instead of the library call, which dominated the out-of-gamut pixels."""
@@ -185,7 +189,7 @@ def _atan2(y: float, x: float) -> float:
     return -r if y < 0 else r
 
 
-@numba.njit(nogil=True, cache=True, inline="always")
+@numba.njit(nogil=True, cache=CACHE, inline="always")
 def _max_chroma(L: float, a: float, b: float, chroma: np.ndarray) -> float:
     """The largest in-gamut chroma at this lightness and hue, bilinear in the table."""
     nl, nh = chroma.shape
@@ -201,7 +205,7 @@ def _max_chroma(L: float, a: float, b: float, chroma: np.ndarray) -> float:
     return lo * (1 - wl) + hi * wl
 
 
-_FAST = {"nogil": True, "cache": True, "fastmath": True, "error_model": "numpy"}
+_FAST = {"nogil": True, "cache": CACHE, "fastmath": True, "error_model": "numpy"}
 
 
 @numba.njit(**_FAST)

@@ -3,17 +3,54 @@
 Input is lightness normalised to about [-1, 1]; output is logits over the a/b bins at a
 quarter of the input resolution (colour varies slowly, so the full-resolution L carries
 the detail). Decoding to a/b is :func:`colorize_cli.colour.bins.annealed_mean`.
+
+:class:`Architecture` names the variant; the weights file records it, so any file loads
+into the network it was trained as.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .resnet import ResNet18Encoder
+from .resnet import ImageNetEncoder, ResNet18Encoder
 
 DECODER_CHANNELS = (256, 128, 128)  # at strides 16, 8, 4
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """``encoder``: ``scratch`` (batch norm throughout, colorize-cli 0.1's weights) or
+    ``imagenet`` (stem to layer3 from ImageNet); ``depth``: the encoder's deepest stage
+    (4: layer4 at stride 32; 3: layer3 at stride 16 is the bottleneck); ``decoder``: the
+    decoder's channels at strides 16, 8 and 4."""
+
+    encoder: str = "scratch"
+    depth: int = 4
+    decoder: tuple[int, int, int] = DECODER_CHANNELS
+
+    def to_metadata(self) -> dict[str, str]:
+        return {
+            "encoder": self.encoder,
+            "depth": str(self.depth),
+            "decoder": ",".join(map(str, self.decoder)),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str]) -> Architecture:
+        """Files written before the architecture was recorded are the scratch network."""
+        decoder = tuple(int(c) for c in meta.get("decoder", "256,128,128").split(","))
+        if len(decoder) != 3:
+            raise ValueError(f"decoder needs three widths, not {meta['decoder']!r}")
+        arch = cls(meta.get("encoder", "scratch"), int(meta.get("depth", "4")), decoder)
+        if arch.encoder not in ("scratch", "imagenet") or arch.depth not in (3, 4):
+            raise ValueError(f"unknown architecture {arch}")
+        if arch.encoder == "scratch" and arch.depth != 4:
+            raise ValueError("a scratch encoder has depth 4")
+        return arch
 
 
 def normalise_l(L: torch.Tensor) -> torch.Tensor:
@@ -42,18 +79,24 @@ class UpBlock(nn.Module):
 class ColorizerNet(nn.Module):
     """L ``(N, 1, H, W)`` -> a/b logits ``(N, Q, H/4, W/4)``."""
 
-    def __init__(self, num_bins: int) -> None:
+    def __init__(self, num_bins: int, arch: Architecture | None = None) -> None:
         super().__init__()
-        self.encoder = ResNet18Encoder(in_channels=1)
-        c1, c2, c3, c4 = ResNet18Encoder.channels
-        d3, d2, d1 = DECODER_CHANNELS
-        self.up3 = UpBlock(c4, c3, d3)
+        self.arch = arch = arch or Architecture()
+        self.encoder: ResNet18Encoder | ImageNetEncoder = (
+            ResNet18Encoder() if arch.encoder == "scratch" else ImageNetEncoder(arch.depth)
+        )
+        c1, c2, c3, c4 = (64, 128, 256, 512)
+        d3, d2, d1 = arch.decoder
+        # the stride-16 level: layer4 upsampled onto layer3, or layer3 mixed on its own
+        self.up3: nn.Module = UpBlock(c4, c3, d3) if arch.depth == 4 else _conv_bn_relu(c3, d3)
         self.up2 = UpBlock(d3, c2, d2)
         self.up1 = UpBlock(d2, c1, d1)
         self.refine = _conv_bn_relu(d1, d1)
         self.head = nn.Conv2d(d1, num_bins, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f1, f2, f3, f4 = self.encoder(x)
-        y = self.up1(self.up2(self.up3(f4, f3), f2), f1)
+        feats = self.encoder(x)
+        f1, f2, f3 = feats[:3]
+        y = self.up3(feats[3], f3) if self.arch.depth == 4 else self.up3(f3)
+        y = self.up1(self.up2(y, f2), f1)
         return self.head(self.refine(y))

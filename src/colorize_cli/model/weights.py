@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .net import ColorizerNet
+from .net import Architecture, ColorizerNet
 
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
@@ -71,6 +71,7 @@ def save_weights(
         "format": FORMAT,
         "temperature": repr(spec.temperature),
         "input_size": str(spec.input_size),
+        **net.arch.to_metadata(),
     }
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
@@ -108,7 +109,11 @@ def load_weights(
     prior = tensors.pop(PRIOR_KEY, None)
     if prior is not None and prior.shape != centres.shape[:1]:
         raise WeightsError(f"{path}: {PRIOR_KEY} has {prior.shape}, expected one per class")
-    net = ColorizerNet(num_bins=centres.shape[0])
+    try:
+        arch = Architecture.from_metadata(meta)
+    except ValueError as exc:
+        raise WeightsError(f"{path}: {exc}") from exc
+    net = ColorizerNet(num_bins=centres.shape[0], arch=arch)
     try:
         net.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
     except RuntimeError as exc:

@@ -28,14 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from ..config import Options
+from ..config import Options, install_extra
 from ..files import claims
 from ..files.discover import Job
 from ..files.formats import is_video_name
 from ..results import DONE, FAILED, SKIPPED, Result
 from .claim import Run, begin, ends_the_run
-
-INSTALL = 'pip install "colorize-cli[ray]"'
 
 
 class EngineError(Exception):
@@ -168,7 +166,7 @@ class RayEngine(Run):
         try:
             import ray.data
         except ImportError:
-            raise EngineError(f"--engine ray needs Ray: {INSTALL}") from None
+            raise EngineError(f"--engine ray needs Ray: {install_extra('ray')}") from None
         films = [j for j in jobs if j.sequence is not None or is_video_name(j.source.name)]
         if films:
             raise EngineError(

@@ -1,4 +1,5 @@
-"""``colorize-train``: train the colorizer from scratch on a folder of colour photos.
+"""``colorize-train``: train the colorizer on a folder of colour photos: from scratch,
+from ImageNet features (``--init-encoder``), or on from a colorizer (``--init-from``).
 
 Resumable by design: the run folder holds ``last.pt`` (model, optimiser, step, random
 state), rewritten atomically every few minutes, and ``log.jsonl`` with the losses; running
@@ -24,12 +25,12 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..colour import bins
 from ..colour.lab import lab_to_rgb
-from ..model.net import ColorizerNet, normalise_l
-from ..model.resnet import adapt_torchvision_state
+from ..model.net import DECODER_CHANNELS, Architecture, ColorizerNet, normalise_l
+from ..model.resnet import ImageNetEncoder, load_imagenet
 from ..model.weights import ModelSpec, load_weights, save_weights, shipped_path
 from .metrics import stratified_mean
 from .traindata import (
-    CACHE_SIZE,
+    CACHE_SIZES,
     CropCache,
     build_cache,
     random_batch,
@@ -184,7 +185,14 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     "resumed runs count the time already spent.",
 )
 @click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--crop", type=click.IntRange(32, CACHE_SIZE), default=96, show_default=True)
+@click.option(
+    "--cache-size",
+    type=click.Choice([str(s) for s in CACHE_SIZES]),
+    default=str(CACHE_SIZES[0]),
+    show_default=True,
+    help="Side of the square each photo is decoded to once (crops are cut from it).",
+)
+@click.option("--crop", type=click.IntRange(32, max(CACHE_SIZES)), default=96, show_default=True)
 @click.option(
     "--whole",
     is_flag=True,
@@ -237,7 +245,31 @@ def _save_checkpoint(path: Path, state: dict) -> None:
 @click.option(
     "--init-encoder",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Start the encoder from a torchvision resnet18 state dict (.pth).",
+    help="Start the encoder's stem to layer3 from torchvision's ImageNet ResNet18 with "
+    "batch norm folded into the convolutions (a .safetensors file); layer4 and the "
+    "decoder are new.",
+)
+@click.option(
+    "--depth",
+    type=click.IntRange(3, 4),
+    default=4,
+    show_default=True,
+    help="With --init-encoder: 4 adds a new layer4 (stride 32), 3 makes layer3 the bottleneck.",
+)
+@click.option(
+    "--decoder",
+    "decoder_widths",
+    default=",".join(map(str, DECODER_CHANNELS)),
+    show_default=True,
+    help="A new network's decoder channels at strides 16, 8 and 4.",
+)
+@click.option(
+    "--encoder-lr",
+    type=click.FloatRange(min=0.0),
+    default=0.0,
+    show_default=True,
+    help="Learning rate of the ImageNet layers as a share of --lr; 0 keeps them frozen "
+    "(and their backward pass is skipped).",
 )
 @click.option(
     "--choose-temperature/--keep-temperature",
@@ -252,6 +284,7 @@ def main(
     steps: int,
     minutes: float | None,
     batch_size: int,
+    cache_size: str,
     crop: int,
     whole: bool,
     lr: float | None,
@@ -266,6 +299,9 @@ def main(
     threads: int | None,
     init_from: str | None,
     init_encoder: Path | None,
+    depth: int,
+    decoder_widths: str,
+    encoder_lr: float,
     choose_temperature: bool | None,
 ) -> None:
     """Train the colorizer on the colour photos under DATA_DIR.
@@ -290,7 +326,9 @@ def main(
     torch.manual_seed(seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    cache: CropCache = build_cache(data_dir, cache_dir, val_fraction, seed)
+    if crop > int(cache_size):
+        raise click.BadParameter(f"{crop} is larger than --cache-size", param_hint="--crop")
+    cache: CropCache = build_cache(data_dir, cache_dir, val_fraction, seed, int(cache_size))
     click.echo(
         f"cache: {len(cache.train)} train, {len(cache.val)} val crops ({time.time() - t0:.0f}s)"
     )
@@ -317,14 +355,19 @@ def main(
     else:
         centres, probs = derive_bins(cache.train)
     class_w = bins.rebalance_weights(probs, centres)
-    net = ColorizerNet(num_bins=len(centres))
+    if ckpt is not None:
+        arch = Architecture.from_metadata(ckpt["arch"])
+    elif init_net is not None:
+        arch = init_net.arch
+    else:
+        arch = _new_architecture(init_encoder, depth, decoder_widths)
+    net = ColorizerNet(num_bins=len(centres), arch=arch)
     if init_net is not None and ckpt is None:
         net.load_state_dict(init_net.state_dict())
     if init_encoder is not None and ckpt is None:
-        state = torch.load(init_encoder, map_location="cpu", weights_only=True)
-        net.encoder.load_state_dict(adapt_torchvision_state(state))
+        _load_encoder(net, init_encoder)
     net = net.to(dev, memory_format=torch.channels_last).train()
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(_param_groups(net, encoder_lr), lr=lr, weight_decay=1e-4)
     # the averaged copy is what validation scores and what is exported
     ema = (
         AveragedModel(net, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
@@ -368,6 +411,7 @@ def main(
                 "rng": rng.bit_generator.state,
                 "centres": centres,
                 "probs": probs,
+                "arch": arch.to_metadata(),
                 "seconds": trained,
                 **({} if ema is None else {"ema": ema.state_dict()}),
             },
@@ -385,7 +429,7 @@ def main(
     while not finished() and not stopping:
         started = time.time()
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, progress(), lr, warmup)
+            g["lr"] = g["scale"] * lr_at(step, progress(), lr, warmup)
         lab = random_batch(cache.train, batch_size, crop, rng, draw, whole).to(
             dev, non_blocking=True
         )
@@ -459,6 +503,65 @@ def main(
         click.echo(
             f"chose input size {size}, temperature {t} on {len(cache.val_paths)} validation photos"
         )
+
+
+def _new_architecture(init_encoder: Path | None, depth: int, widths: str) -> Architecture:
+    try:
+        decoder = tuple(int(w) for w in widths.split(","))
+    except ValueError:
+        decoder = ()
+    if len(decoder) != 3 or min(decoder) < 1:
+        raise click.BadParameter(f"{widths!r}: three positive widths", param_hint="--decoder")
+    if init_encoder is None:
+        if depth != 4:
+            raise click.BadParameter("a scratch encoder has depth 4", param_hint="--depth")
+        return Architecture("scratch", 4, decoder)
+    return Architecture("imagenet", depth, decoder)
+
+
+def _load_encoder(net: ColorizerNet, path: Path) -> None:
+    """Load the ImageNet layers and say what came from the file and what did not."""
+    from safetensors.torch import load_file
+
+    assert isinstance(net.encoder, ImageNetEncoder)
+    try:
+        state = load_file(str(path))
+        loaded = load_imagenet(net.encoder, state)
+    except (OSError, ValueError) as exc:  # safetensors raises its own error, a ValueError
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--init-encoder") from exc
+    unused = sorted(set(state) - set(loaded))
+    new = [k for k in net.encoder.state_dict() if k not in loaded]
+    count = sum(state[k].numel() for k in loaded)
+    click.echo(
+        f"init-encoder: loaded {len(loaded)} tensors ({count / 1e6:.2f} M parameters): "
+        "conv1, layer1, layer2, layer3"
+    )
+    click.echo(f"init-encoder: not used from the file: {', '.join(unused)}")
+    click.echo(
+        f"init-encoder: new (not in the file): {len(new)} tensors of layer4"
+        if new
+        else "init-encoder: layer3 is the bottleneck, no layer4"
+    )
+
+
+def _param_groups(net: ColorizerNet, encoder_lr: float) -> list[dict]:
+    """The ImageNet layers at ``encoder_lr`` times the rate, or frozen at 0 (then no
+    gradient flows into them at all: nothing before them needs one, so a step's backward
+    stops at layer4); everything else at the full rate. ``scale`` is read by the loop."""
+    pretrained = (
+        {id(p) for m in net.encoder.pretrained() for p in m.parameters()}
+        if isinstance(net.encoder, ImageNetEncoder)
+        else set()
+    )
+    fixed = [p for p in net.parameters() if id(p) in pretrained]
+    rest = [p for p in net.parameters() if id(p) not in pretrained]
+    groups = [{"params": rest, "scale": 1.0}]
+    if fixed and encoder_lr > 0:
+        groups.append({"params": fixed, "scale": encoder_lr})
+    else:
+        for p in fixed:
+            p.requires_grad_(False)
+    return groups
 
 
 def _probs_for(centres: torch.Tensor, crops: np.ndarray) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,10 @@ from torch.nn import functional as F
 from ..colour.lab import rgb_to_lab
 from ..files.formats import is_image_name
 
-CACHE_SIZE = 128
+# sides a cache may be decoded at: 128 (the first recipe), 192 and 224 (ImageNet's
+# features were learnt on 224-pixel photos)
+CACHE_SIZES = (128, 160, 192, 224)
+CACHE_SIZE = CACHE_SIZES[0]
 
 
 def _load_square(path: Path, size: int = CACHE_SIZE) -> np.ndarray:
@@ -56,7 +60,12 @@ class CropCache:
 
 
 def build_cache(
-    root: Path, cache_dir: Path, val_fraction: float, seed: int, workers: int = 2
+    root: Path,
+    cache_dir: Path,
+    val_fraction: float,
+    seed: int,
+    size: int = CACHE_SIZE,
+    workers: int = 2,
 ) -> CropCache:
     """Decode every photo under ``root`` once; reuse the arrays on later runs.
 
@@ -69,7 +78,7 @@ def build_cache(
     key = hashlib.sha256(
         "\n".join([str(seed), str(val_fraction), *map(str, paths)]).encode()
     ).hexdigest()[:12]
-    file = cache_dir / f"crops{CACHE_SIZE}-{key}.npz"
+    file = cache_dir / f"crops{size}-{key}.npz"
     order = np.random.default_rng(seed).permutation(len(paths))
     n_val = max(1, int(len(paths) * val_fraction))
     val_paths = [paths[i] for i in order[:n_val]]
@@ -78,7 +87,7 @@ def build_cache(
         with np.load(file) as z:
             return CropCache(z["train"], z["val"], train_paths, val_paths)
     with ProcessPoolExecutor(workers) as pool:
-        crops = np.stack(list(pool.map(_load_square, paths, chunksize=64)))
+        crops = np.stack(list(pool.map(partial(_load_square, size=size), paths, chunksize=64)))
     cache = CropCache(crops[order[n_val:]], crops[order[:n_val]], train_paths, val_paths)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = file.with_suffix(".tmp.npz")
