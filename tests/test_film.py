@@ -343,3 +343,51 @@ def test_other_containers(tmp_path: Path, name: str) -> None:
     r = run_cli(src, tmp_path / "out", "--format", "png")  # --format is for photos
     assert r.returncode == 0, r.stderr
     assert describe(tmp_path / "out" / name)["frames"] == 8
+
+
+def _grainy_shot(folder: Path, n: int, seed: int = 0) -> None:
+    """A still shot with grain and exposure flicker, as numbered frames."""
+    rng = np.random.default_rng(seed)
+    still = photo_like(120, 160, 5)
+    folder.mkdir(parents=True)
+    for i in range(n):
+        g = still * (1 + 0.04 * rng.standard_normal()) + rng.normal(0, 0.03, still.shape)
+        Image.fromarray(np.rint(np.clip(g, 0, 1) * 255).astype(np.uint8)).save(
+            folder / f"frame_{i:04d}.png"
+        )
+
+
+def _lab_ab(path: Path) -> torch.Tensor:
+    rgb = torch.from_numpy(np.asarray(Image.open(path), np.float32) / 255).permute(2, 0, 1)
+    return rgb_to_lab(rgb)[1:]
+
+
+def test_a_killed_film_resumes_without_a_seam(tmp_path: Path) -> None:
+    """Kill -9 a frame-folder run midway, run it again: the first frame it colours is the
+    uninterrupted run's frame, to within less than the usual change between frames."""
+    n = 48
+    _grainy_shot(tmp_path / "in" / "reel", n)
+    whole = run_cli(tmp_path / "in", tmp_path / "whole", "-q")
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "out" / "reel"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "colorize_cli", tmp_path / "in", tmp_path / "out"]
+    proc = subprocess.Popen([*cmd, "--batch-size", "2"], env=env, cwd=REPO)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list(out.glob("frame_*.png"))) < 8:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    kept = sorted(out.glob("frame_*.png"))
+    assert 8 <= len(kept) < n, "the kill came too late to test a resume"
+    resumed = run_cli(tmp_path / "in", tmp_path / "out", "-q")
+    assert resumed.returncode == 0, resumed.stderr
+    names = [f"frame_{i:04d}.png" for i in range(n)]
+    first = next(i for i, name in enumerate(names) if out / name not in kept)
+    whole_ab = [_lab_ab(tmp_path / "whole" / "reel" / name) for name in names]
+    usual = float(np.mean([(b - a).norm(dim=0).mean() for a, b in itertools.pairwise(whole_ab)]))
+    seam = float((_lab_ab(out / names[first]) - whole_ab[first]).norm(dim=0).mean())
+    print(f"seam {seam:.3f}, usual frame-to-frame change {usual:.3f} (a/b units)")
+    assert seam < 0.5 * usual, (seam, usual)
+    later = zip(names[first:], whole_ab[first:], strict=True)
+    assert max(float((_lab_ab(out / name) - ab).norm(dim=0).mean()) for name, ab in later) < usual

@@ -52,6 +52,13 @@ FADE_SCALE = 4.0
 MAX_SHIFT = 0.125  # of the frame: a larger estimated shift is no pan, and is not followed
 
 
+def warm_up_frames(window: int) -> int:
+    """How many finished frames before the first one still to do a resumed film runs
+    through the stabiliser again (not written), so that the state it resumes from is the
+    one an uninterrupted run had. Three windows: what is older weighs under 0.3% of it."""
+    return 3 * window if window > 1 else 0
+
+
 def layout(L: torch.Tensor, cells: int) -> tuple[torch.Tensor, float]:
     """L ``(S, S)`` averaged onto a ``cells x cells`` grid and normalised to zero mean and
     unit spread, with that spread (in L units)."""

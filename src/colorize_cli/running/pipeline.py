@@ -3,8 +3,11 @@
     read (thread pool) -> batch -> model (this thread) -> compose + write (thread pool)
 
 Frames of one sequence pass through one temporal stabiliser, in order (batches keep the
-jobs' order). Video files wait until the photos are done and then run one at a time
-through :mod:`colorize_cli.running.video`, on the same thread pools.
+jobs' order). A resumed film has no seam: the finished frames just before the first one
+still to do go through the model and the stabiliser again, unwritten, so that frame
+starts from the state an uninterrupted run had. Video files wait until the photos are
+done and then run one at a time through :mod:`colorize_cli.running.video`, on the same
+thread pools.
 
 Reading and decoding of the next images and composing and encoding of the previous ones
 run in worker threads (Pillow, zlib and torch release the GIL) while the model works on
@@ -19,7 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -28,7 +31,7 @@ import numpy as np
 import torch
 
 from ..colour.hints import Hint
-from ..colour.temporal import Stabiliser
+from ..colour.temporal import Stabiliser, warm_up_frames
 from ..config import Options
 from ..files import claims
 from ..files.discover import Job
@@ -83,6 +86,7 @@ class _Item:
     hints: list[Hint] = field(default_factory=list)
     coef: torch.Tensor | None = None  # a film frame's colour, steadied over time
     model_input: torch.Tensor | None = None  # its L as the model saw it: the guide grid
+    warm: bool = False  # a finished frame, only re-run to warm its film's state up
 
 
 class Pipeline(Run):
@@ -142,7 +146,7 @@ class Pipeline(Run):
             self.write_error(exc)  # now, not when reported: the other writers must stop
             raise
         finally:
-            claims.release(item.job.dest)
+            self._release(item)
             self._budget.release(item.pixels)
 
     # -- bookkeeping -----------------------------------------------------------------
@@ -166,6 +170,29 @@ class Pipeline(Run):
             return None
         return _Item(job, max(1, pixel_count(job.source)), t0)
 
+    def _items(self, jobs: Iterable[Job]) -> Iterator[_Item]:
+        """The claimed jobs as items, each film frame that follows finished ones of its
+        film preceded by (up to :func:`warm_up_frames` of) them, marked ``warm``."""
+        finished: deque[Job] = deque(maxlen=warm_up_frames(self.options.temporal_window))
+        for job in jobs:
+            if finished and finished[-1].sequence != job.sequence:
+                finished.clear()
+            item = self._start(job)
+            if item is None:
+                if job.sequence is not None and finished.maxlen:
+                    finished.append(job)
+                continue
+            for done in finished:
+                yield _Item(done, max(1, pixel_count(done.source)), item.started, warm=True)
+            finished.clear()
+            yield item
+
+    @staticmethod
+    def _release(item: _Item) -> None:
+        """Give up the item's claim; a warm-up frame has none (another run's may be there)."""
+        if not item.warm:
+            claims.release(item.job.dest)
+
     def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
         reason = self.write_error(exc)
         self.on_result(Result(job.source, job.dest, FAILED, reason, time.perf_counter() - t0))
@@ -184,7 +211,7 @@ class Pipeline(Run):
     def run(self, jobs: Iterable[Job]) -> None:
         """Process every job; returns early, with the rest unreported, if ``stop`` is set."""
         opts = self.options
-        pending = iter(jobs)
+        pending = self._items(jobs)
         reading: deque[tuple[_Item, Future[_Item]]] = deque()
         writing: deque[tuple[_Item, Future[Result]]] = deque()
         batch: list[_Item] = []
@@ -201,14 +228,11 @@ class Pipeline(Run):
                     # 1. keep up to `prefetch` reads in flight, within the pixel budget
                     while len(reading) < prefetch and not exhausted:
                         if waiting is None:
-                            job = next(pending, None)
-                            if job is None:
+                            waiting = next(pending, None)
+                            if waiting is None:
                                 exhausted = True
                                 break
-                            waiting = self._start(job)
-                            if waiting is None:
-                                continue
-                            if is_video_name(job.source.name):
+                            if is_video_name(waiting.job.source.name):
                                 videos.append(waiting)
                                 waiting = None
                                 continue
@@ -244,16 +268,16 @@ class Pipeline(Run):
                 for item in videos:
                     claims.release(item.job.dest)
                 if waiting is not None:
-                    claims.release(waiting.job.dest)
+                    self._release(waiting)
                 if self.stop.is_set():
                     for _, fut in reading:
                         fut.cancel()
                 for item, fut in reading:
                     if not fut.cancelled():
                         fut.exception()
-                    claims.release(item.job.dest)
+                    self._release(item)
                 for item in batch:
-                    claims.release(item.job.dest)
+                    self._release(item)
                 for item, fut in writing:
                     fut.exception()
                     self._finish_write(fut, item)
@@ -302,9 +326,9 @@ class Pipeline(Run):
             reason = None
         except Exception as exc:
             reason = read_failure(exc)
-        claims.release(item.job.dest)
+        self._release(item)
         self._budget.release(item.pixels)
-        if reason is not None:
+        if reason is not None and not item.warm:  # a warm-up frame was reported already
             self.on_result(self._result(item, FAILED, reason))
 
     def _run_batch(
@@ -324,4 +348,8 @@ class Pipeline(Run):
         ]
         for item, item_ab, item_L in zip(batch, ab, L, strict=True):
             item.thumb, item.model_input = None, item_L[0]
+            if item.warm:  # its part was to bring the state up to date
+                item.decoded = None
+                self._budget.release(item.pixels)
+                continue
             writing.append((item, writers.submit(self._write, item, item_ab)))
