@@ -165,6 +165,47 @@ def test_sequence_guess(tmp_path: Path) -> None:
     assert all(j.sequence is None for j in mark_sequences(jobs, False))
 
 
+def _numbered_box_and_pan(root: Path) -> None:
+    """box/: the five bundled photos, all 160x120, named img_001 ... (an archive's scans);
+    pan/: 12 frames of a slow pan across one of them."""
+    photos = sorted(p for p in SAMPLES.rglob("*") if p.suffix in (".png", ".jpg", ".tif"))
+    (root / "box").mkdir(parents=True)
+    for i, p in enumerate(photos, 1):
+        Image.open(p).convert("L").resize((160, 120)).save(root / "box" / f"img_{i:03d}.png")
+    (root / "pan").mkdir()
+    wide = Image.open(SAMPLES / "people" / "astronaut.png").convert("L").resize((400, 300))
+    for i in range(12):
+        frame = wide.crop((4 * i, 2 * i, 4 * i + 320, 2 * i + 240)).resize((160, 120))
+        frame.save(root / "pan" / f"frame_{i + 1:04d}.png")
+
+
+def test_the_guess_looks_at_the_pictures(tmp_path: Path) -> None:
+    _numbered_box_and_pan(tmp_path / "in")
+    jobs = discover(tmp_path / "in", tmp_path / "out").jobs
+    guessed = {
+        j.source.relative_to(tmp_path / "in").as_posix(): j.sequence
+        for j in mark_sequences(jobs, None)
+    }
+    assert all(v is None for k, v in guessed.items() if k.startswith("box/"))  # photos
+    pan = {v for k, v in guessed.items() if k.startswith("pan/")}
+    assert len(pan) == 1 and None not in pan  # one film
+    assert all(j.sequence is not None for j in mark_sequences(jobs, True))  # --sequence
+    assert all(j.sequence is None for j in mark_sequences(jobs, False))  # --no-sequence
+
+
+def test_the_run_says_which_folders_it_took_as_films(tmp_path: Path) -> None:
+    _numbered_box_and_pan(tmp_path / "in")
+    manifest = tmp_path / "run.jsonl"
+    r = run_cli(tmp_path / "in", tmp_path / "out", "--manifest", manifest)
+    assert r.returncode == 0, r.stderr
+    pattern = f"{tmp_path / 'in' / 'pan'}/frame_*.png"
+    assert f"film: {pattern} (12 frames, coloured in order)" in r.stderr
+    assert "box" not in "".join(line for line in r.stderr.splitlines() if "film:" in line)
+    lines = [json.loads(line) for line in manifest.read_text().splitlines()]
+    assert {rec["film"] for rec in lines if "/pan/" in rec["input"]} == {pattern}
+    assert {rec["film"] for rec in lines if "/box/" in rec["input"]} == {None}
+
+
 def _ab_change(folder: Path) -> float:
     frames = sorted(folder.glob("*.png"))
     abs_ = [

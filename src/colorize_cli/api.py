@@ -18,7 +18,7 @@ from .files import claims
 from .files.controls import with_controls
 from .files.discover import Job, discover
 from .files.formats import is_video_name
-from .files.sequences import mark_sequences
+from .files.sequences import films, mark_sequences
 from .files.video import frame_count
 from .files.write import OutputError, check_writable
 from .model.colorizer import Colorizer
@@ -88,16 +88,18 @@ def colorize_dir(
     on_result: Callable[[Result], None] | None = None,
     on_total: Callable[[int], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
+    on_films: Callable[[dict[str, int]], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
     """Colour every photo and video under ``src`` (a folder, or one file) into a mirror
     under ``dst``.
 
-    Numbered frames of one size in a folder are coloured as a film sequence
-    (``options.sequence`` None guesses, True/False decide); video files are coloured as
-    one sequence each. ``on_total`` hears the work to do in units of a photo or a video
-    frame, ``on_result`` of each file as it finishes and ``on_frames`` of a video's
-    frames as they go.
+    Numbered frames of one size whose pictures follow on from each other are coloured
+    as a film sequence (``options.sequence`` None guesses, True/False decide); video
+    files are coloured as one sequence each. ``on_films`` hears the folders taken as
+    films (their frame pattern and count) before any work, ``on_total`` the work to do
+    in units of a photo or a video frame, ``on_result`` of each file as it finishes and
+    ``on_frames`` of a video's frames as they go.
 
     Existing outputs are skipped unless ``options.overwrite``; files that are not images
     are counted as ignored; unreadable files are reported as failed and the run goes on.
@@ -109,6 +111,8 @@ def colorize_dir(
     found = discover(src, dst, options.format)
     found.jobs = with_controls(found.jobs, src, options.reference, options.hints)
     found.jobs = mark_sequences(found.jobs, options.sequence)
+    if on_films:
+        on_films(films(found.jobs))
     check_writable(dst if src.is_dir() or not found.jobs else found.jobs[0].dest.parent)
     claims.clean_stale(dst if dst.is_dir() else dst.parent)
     if on_total:

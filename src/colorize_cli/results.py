@@ -21,6 +21,7 @@ class Result:
     reference: Path | None = None  # the reference photo used, if any
     hints: int = 0  # how many colour hints were applied
     frames: int | None = None  # a video's frames written; None for a photo
+    film: str | None = None  # the frame sequence it belongs to (folder/pattern), if any
 
 
 @dataclass

@@ -190,6 +190,7 @@ def main(
             on_result=on_result,
             on_total=reporter.start,
             on_frames=reporter.frames,
+            on_films=reporter.films,
             stop=stop,
         )
     except (OutputError, EngineError) as exc:

@@ -26,6 +26,7 @@ from ..files.video import frame_count
 from ..results import DONE, FAILED, IGNORED, Result, Summary
 
 PLAIN_EVERY_S = 5.0
+FILMS_LISTED = 20  # a tree of a thousand reels lists the first ones and counts the rest
 
 
 class Reporter:
@@ -60,6 +61,16 @@ class Reporter:
             )
             self._task = self._bar.add_task("colouring", total=total, ips=0.0)
             self._bar.start()
+
+    def films(self, found: dict[str, int]) -> None:
+        """Say which folders were taken as films (frame pattern -> frames), before work."""
+        if self.quiet or not found:
+            return
+        for pattern, n in list(found.items())[:FILMS_LISTED]:
+            self.console.print(f"film: {escape(pattern)} ({n} frames, coloured in order)")
+        if len(found) > FILMS_LISTED:
+            self.console.print(f"film: ... and {len(found) - FILMS_LISTED} more folders")
+        self.console.print("(--no-sequence colours every photo on its own)")
 
     def frames(self, n: int) -> None:
         """``n`` more frames of the video being coloured."""

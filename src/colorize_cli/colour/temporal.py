@@ -67,6 +67,22 @@ def layout(L: torch.Tensor, cells: int) -> tuple[torch.Tensor, float]:
     return (g - g.mean()) / spread, spread
 
 
+def shot_change(before: torch.Tensor, after: torch.Tensor) -> float:
+    """How much the coarse layout changed between two frames' L ``(S, S)``, in units of
+    its spread: the statistic a cut is a jump of. Consecutive frames of a shot score
+    about 0.2 (pans), fades up to 0.4; unrelated photos 0.4 to 1.5, median 1.1 (measured
+    on 40 neighbouring pairs of each training set: 0 to 7% of them under 0.6)."""
+    z_before, _ = layout(before, CUT_CELLS)
+    z_after, _ = layout(after, CUT_CELLS)
+    return float((z_after - z_before).abs().mean())
+
+
+def same_shot(before: torch.Tensor, after: torch.Tensor) -> bool:
+    """Whether two frames could follow each other within one shot (no level to compare
+    with, so only the floor under which nothing is a cut)."""
+    return shot_change(before, after) <= CUT_FLOOR
+
+
 def estimate_shift(before: torch.Tensor, after: torch.Tensor) -> tuple[float, float]:
     """How far the picture moved from ``before`` to ``after`` (both ``(S, S)``), in their
     pixels (down, right): phase correlation with a parabola through the peak."""
@@ -132,19 +148,17 @@ class Stabiliser:
         and the frame's own size -> the logits to decode for it."""
         L = L.to(logits.device).float()
         prev, self._L = self._L, L
-        same_shot = prev is not None and self._size == size and self.keep > 0
+        continuing = prev is not None and self._size == size and self.keep > 0
         self._size = size
-        if same_shot:
+        if continuing:
             assert prev is not None
-            z_prev, _ = layout(prev, CUT_CELLS)
-            z, _ = layout(L, CUT_CELLS)
-            score = float((z - z_prev).abs().mean())
+            score = shot_change(prev, L)
             if score > max(CUT_FLOOR, CUT_RATIO * self._level):
                 self.cuts += 1
-                same_shot = False
+                continuing = False
             else:
                 self._level = LEVEL_KEEP * self._level + (1 - LEVEL_KEEP) * score
-        if not same_shot:
+        if not continuing:
             if prev is not None:
                 self._level = 0.0
             self._state, self._keep, self._coef = logits.clone(), None, None

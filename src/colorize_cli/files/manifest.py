@@ -2,7 +2,9 @@
 
 Keys: ``input``, ``output`` (null for ignored files and folder problems), ``status``
 (done, skipped, failed, ignored), ``reason`` (null when done), ``seconds``, ``reference``
-(the reference photo used, or null) and ``hints`` (how many were applied). Lines are
+(the reference photo used, or null), ``hints`` (how many were applied), ``frames`` (a
+video's frames written) and ``film`` (for a frame of a folder taken as a film: its
+folder and name pattern, e.g. ``in/reel/frame_*.png``; else null). Lines are
 flushed one by one, so a killed run still leaves a manifest of what it finished.
 """
 
@@ -30,6 +32,7 @@ class Manifest:
             "reference": None if r.reference is None else str(r.reference),
             "hints": r.hints,
             "frames": r.frames,
+            "film": r.film,
         }
         self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._file.flush()

@@ -50,24 +50,30 @@ def begin(
     otherwise its skip or failure has been reported. ``write_error`` turns an error
     writing the claim into a reason (and may end the run: a full disk)."""
     if not overwrite and job.dest.exists():
-        report(Result(job.source, job.dest, SKIPPED, "output exists"))
+        report(Result(job.source, job.dest, SKIPPED, "output exists", film=job.sequence))
         return False
     problem = regular_file_problem(job.source)  # before any open: a FIFO would block
     if problem:
-        report(Result(job.source, job.dest, FAILED, problem))
+        report(Result(job.source, job.dest, FAILED, problem, film=job.sequence))
         return False
     try:
         holder = claims.try_claim(job.dest)
     except OSError as exc:
-        report(Result(job.source, job.dest, FAILED, write_error(exc)))
+        report(Result(job.source, job.dest, FAILED, write_error(exc), film=job.sequence))
         return False
     if holder is not None:
         report(
-            Result(job.source, job.dest, SKIPPED, f"being written by another run (pid {holder})")
+            Result(
+                job.source,
+                job.dest,
+                SKIPPED,
+                f"being written by another run (pid {holder})",
+                film=job.sequence,
+            )
         )
         return False
     if not overwrite and job.dest.exists():  # finished before our claim
         claims.release(job.dest)
-        report(Result(job.source, job.dest, SKIPPED, "output exists"))
+        report(Result(job.source, job.dest, SKIPPED, "output exists", film=job.sequence))
         return False
     return True

@@ -161,6 +161,7 @@ class Pipeline(Run):
             time.perf_counter() - item.started,
             reference=item.job.reference if used else None,
             hints=len(item.hints) if used else 0,
+            film=item.job.sequence,
         )
 
     def _start(self, job: Job) -> _Item | None:
