@@ -1,17 +1,23 @@
 """The Ray engine (a real local Ray instance, started by the command): the same outputs,
-reports and exit status as the local engine, re-runs skip, and clear refusals."""
+reports and exit status as the local engine for photos and films, re-runs skip, a film
+whose worker is killed is finished anyway, and clear refusals."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
+from test_film import _grainy_shot, _numbered_box_and_pan, describe, make_video
 
-from conftest import run_cli, save_gray
+from conftest import REPO, run_cli, save_gray
 
 pytest.importorskip("ray.data", reason='the Ray extra is not installed: pip install ".[ray]"')
 
@@ -29,10 +35,11 @@ def tree(root: Path) -> Path:
 
 
 def outputs(root: Path) -> dict[str, np.ndarray]:
+    """Every photo (not video) under ``root`` and its pixels."""
     return {
         p.relative_to(root).as_posix(): np.asarray(Image.open(p), np.int16)
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.suffix != ".mp4"
     }
 
 
@@ -62,13 +69,67 @@ def test_ray_engine_matches_local_and_skips_on_rerun(tmp_path: Path) -> None:
     assert "0 done, 4 skipped" in again.stderr
 
 
-def test_films_are_refused_with_the_reason(tmp_path: Path) -> None:
-    for i in range(3):
-        save_gray(tmp_path / "in" / "reel" / f"frame_{i:04d}.png", 32, 32, seed=0)
-    r = run_cli(tmp_path / "in", tmp_path / "out", "--engine", "ray", env=RAY_ENV)
-    assert r.returncode == 2
-    assert "--engine ray colours photos only" in r.stderr and "--no-sequence" in r.stderr
-    assert not (tmp_path / "out" / "reel").exists()
+def _video_frames(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24").astype(np.int16) for f in c.decode(video=0)]
+
+
+def test_films_and_numbered_photos_run_on_ray_as_on_the_local_engine(tmp_path: Path) -> None:
+    """The issue's tree: numbered still photos, a frame folder (a pan) and an mp4 with
+    audio, nested; default options."""
+    src = tmp_path / "in"
+    _numbered_box_and_pan(src / "archive")
+    (src / "reels").mkdir()
+    make_video(src / "reels" / "clip.mp4", frames=24, size=(96, 64))
+    local = run_cli(src, tmp_path / "local", env=RAY_ENV)
+    ray = run_cli(src, tmp_path / "ray", "--engine", "ray", env=RAY_ENV)
+    assert local.returncode == ray.returncode == 0, ray.stderr
+    assert "18 done, 0 skipped, 0 failed" in ray.stderr  # 5 photos, 12 frames, 1 video
+    assert "archive/pan/frame_*.png (12 frames" in ray.stderr
+    ours, theirs = outputs(tmp_path / "ray"), outputs(tmp_path / "local")
+    assert sorted(ours) == sorted(theirs) and len(ours) == 17
+    for name, pixels in ours.items():
+        assert np.abs(pixels - theirs[name]).max() <= 1, name
+    a, b = tmp_path / "ray" / "reels" / "clip.mp4", tmp_path / "local" / "reels" / "clip.mp4"
+    frames_a, frames_b = _video_frames(a), _video_frames(b)
+    assert len(frames_a) == len(frames_b) == 24
+    assert max(int(np.abs(x - y).max()) for x, y in zip(frames_a, frames_b, strict=True)) <= 2
+    assert describe(a)["audio"] == describe(src / "reels" / "clip.mp4")["audio"]
+    again = run_cli(src, tmp_path / "ray", "--engine", "ray", env=RAY_ENV)
+    assert again.returncode == 0, again.stderr
+    assert "0 done, 18 skipped" in again.stderr
+
+
+def test_a_film_whose_worker_is_killed_is_finished_as_if_nothing_happened(
+    tmp_path: Path,
+) -> None:
+    n = 40
+    _grainy_shot(tmp_path / "in" / "reel", n)
+    whole = run_cli(tmp_path / "in", tmp_path / "whole", "-q", env=RAY_ENV)
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "out" / "reel"
+    cmd = [sys.executable, "-m", "colorize_cli", tmp_path / "in", tmp_path / "out"]
+    proc = subprocess.Popen(
+        [*cmd, "--engine", "ray", "--batch-size", "2"],
+        env={**RAY_ENV, "PYTHONUNBUFFERED": "1"},
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(out.glob("frame_*.png"))) < 6:
+        time.sleep(0.05)
+    killed = subprocess.run(["pkill", "-9", "-f", "ray::_film"], check=False).returncode
+    _, stderr = proc.communicate(timeout=600)
+    assert killed == 0, "no film worker was running to kill"
+    assert proc.returncode == 0, stderr
+    assert f"{n} done" in stderr and "0 failed" in stderr
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
+    for i in range(n):
+        name = f"frame_{i:04d}.png"
+        ours = np.asarray(Image.open(out / name), np.int16)
+        theirs = np.asarray(Image.open(tmp_path / "whole" / "reel" / name), np.int16)
+        assert np.abs(ours - theirs).max() <= 1, name
 
 
 def test_missing_ray_says_what_to_install(tmp_path: Path) -> None:

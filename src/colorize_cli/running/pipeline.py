@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -99,8 +100,13 @@ class Pipeline(Run):
         on_result: Callable[[Result], None],
         on_frames: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
+        todo: set[Path] | None = None,
     ) -> None:
+        """``todo``: the outputs a caller has already claimed (the Ray engine's driver,
+        for a film run on a worker): only those are coloured, and their claims are the
+        caller's to release; the other jobs are finished frames, there to warm up."""
         super().__init__(stop or threading.Event())
+        self._todo = todo
         self.colorizer = colorizer
         self.options = options
         self.on_result = on_result
@@ -167,6 +173,10 @@ class Pipeline(Run):
     def _start(self, job: Job) -> _Item | None:
         """Claim the output; report a skip (and return None) when there is nothing to do."""
         t0 = time.perf_counter()
+        if self._todo is not None:
+            return (
+                _Item(job, max(1, pixel_count(job.source)), t0) if job.dest in self._todo else None
+            )
         if not begin(job, self.options.overwrite, self.on_result, self.write_error):
             return None
         return _Item(job, max(1, pixel_count(job.source)), t0)
@@ -188,10 +198,10 @@ class Pipeline(Run):
             finished.clear()
             yield item
 
-    @staticmethod
-    def _release(item: _Item) -> None:
-        """Give up the item's claim; a warm-up frame has none (another run's may be there)."""
-        if not item.warm:
+    def _release(self, item: _Item) -> None:
+        """Give up the item's claim; a warm-up frame has none (another run's may be there),
+        and claims made by a caller (``todo``) are the caller's."""
+        if not item.warm and self._todo is None:
             claims.release(item.job.dest)
 
     def _fail_write(self, job: Job, exc: OSError, t0: float) -> None:
@@ -267,7 +277,7 @@ class Pipeline(Run):
                         self.on_result(result)
             finally:
                 for item in videos:
-                    claims.release(item.job.dest)
+                    self._release(item)
                 if waiting is not None:
                     self._release(waiting)
                 if self.stop.is_set():
@@ -317,7 +327,7 @@ class Pipeline(Run):
         except Exception as exc:  # one bad file never stops the batch
             return self._result(item, FAILED, f"{type(exc).__name__}: {exc}")
         finally:
-            claims.release(job.dest)
+            self._release(item)
 
     def _collect_read(self, item: _Item, fut: Future[_Item], batch: list[_Item]) -> None:
         try:

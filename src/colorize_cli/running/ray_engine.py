@@ -1,12 +1,16 @@
-"""The Ray engine: the same jobs through the same stages, as a Ray Data pipeline that can
-span a cluster.
+"""The Ray engine: the same jobs through the same stages, on Ray, from one machine to a
+cluster. Photos run as a Ray Data pipeline; each film is one task.
 
-    jobs still to do (claimed here, on the driver)
+    photos still to do (claimed here, on the driver)
       -> decode + grey-to-L + thumbnail          CPU tasks        (running/stages.prepare)
       -> the colorizer, fixed-size batches        an actor pool    (model/colorizer)
       -> decode again, guided upsampling, RGB,    CPU tasks        (running/stages)
          atomic write
       -> one row per job back to the driver: its Result
+
+    films (a frame folder or a video file; frames still to do claimed on the driver)
+      -> one generator task per film: the local pipeline on one worker, its frames in
+         order through one temporal state, each frame's Result streamed back as written
 
 Only the small thumbnails travel to the model actors and only the small a/b maps come
 back: full-resolution pixels never enter Ray's object store (the write task decodes the
@@ -14,15 +18,26 @@ photo again from the shared storage, a few milliseconds against shipping megabyt
 Ray Data streams the rows with back-pressure, so memory holds a few batches whatever the
 archive's size; a task on a dying worker is retried by Ray, and the output stays atomic
 because every write goes to a temporary file first. Paths must be on storage that every
-node sees under the same name. Films (frame sequences, video files) stay with the local
-engine: their frames must be coloured in order through one temporal state.
+node sees under the same name.
+
+A film's frames must pass through one temporal state in order, so a film is never split:
+many films run at once across the cluster, each whole on one worker. A two-hour reel is
+one task too. Splitting it at its cuts would need a pass over every frame to find them
+first, and a part's state must still be warmed up from the frames before it; an archive
+of films has parallelism enough in its number of films. A film whose worker dies is
+started again (:data:`FILM_ATTEMPTS` in all) on its frames not yet reported: frames
+written are complete (atomic writes), a video's partial temporary file is never renamed,
+and the frames just before the first one to do warm its state up, as a resumed local run
+does, so the outputs are those of an uninterrupted run.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +50,14 @@ from ..files.formats import is_video_name
 from ..results import DONE, FAILED, SKIPPED, Result
 from .claim import Run, begin, ends_the_run
 
+# A film task's share of a CPU node: its decode, model and write threads. A GPU node gives
+# each film task one GPU instead.
+FILM_CPUS = 2
+FILM_ATTEMPTS = 3  # a film whose worker dies is started again, at most this often in all
+
 
 class EngineError(Exception):
-    """The Ray engine cannot take this run (Ray missing, or films): a usage error."""
+    """The Ray engine cannot take this run (Ray is missing): a usage error."""
 
 
 def _job(row: dict[str, Any]) -> Job:
@@ -117,6 +137,59 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
     return row
 
 
+def _film(jobs: list[Job], todo: list[str], options: Options) -> Iterator[Result | str]:
+    """Ray generator task: one film (all its jobs, finished frames included, so that a
+    restarted film warms its state up) through the local pipeline on this worker. Yields
+    each frame's Result as it is written, then the reason if the run must end (disk full).
+    """
+    import torch
+
+    from ..model.colorizer import Colorizer
+    from .pipeline import Pipeline
+
+    if options.device == "cpu" or not torch.cuda.is_available():
+        torch.set_num_threads(FILM_CPUS)
+    colorizer = Colorizer(options.weights, options.device, options.temperature)
+    results: queue.Queue[Result | None] = queue.Queue()
+    pipeline = Pipeline(
+        colorizer,
+        replace(options, workers=FILM_CPUS),
+        results.put,
+        todo={Path(t) for t in todo},
+    )
+
+    def work() -> None:
+        try:
+            pipeline.run(jobs)
+        finally:
+            results.put(None)
+
+    thread = threading.Thread(target=work, name="film", daemon=True)
+    thread.start()
+    while (result := results.get()) is not None:
+        yield result
+    thread.join()
+    if pipeline.fatal:
+        yield pipeline.fatal
+
+
+def films_of(jobs: list[Job]) -> tuple[list[Job], list[list[Job]]]:
+    """Split jobs into photos and films: the frames of each sequence in order (they are
+    contiguous in a walk), and each video file on its own."""
+    photos: list[Job] = []
+    films: list[list[Job]] = []
+    for job in jobs:
+        if is_video_name(job.source.name):
+            films.append([job])
+        elif job.sequence is None:
+            photos.append(job)
+        elif films and films[-1][0].sequence == job.sequence:
+            films[-1].append(job)
+        else:
+            films.append([job])
+    return photos, films
+
+
 def _connect(address: str | None) -> None:
     import logging
     import os
@@ -148,6 +221,14 @@ def _pool(options: Options) -> dict[str, Any]:
     return {"compute": ray.data.ActorPoolStrategy(size=1), "num_cpus": 1}
 
 
+def _film_resources(options: Options) -> dict[str, Any]:
+    import ray
+
+    if int(ray.cluster_resources().get("GPU", 0)) and options.device != "cpu":
+        return {"num_gpus": 1, "num_cpus": 1}
+    return {"num_cpus": FILM_CPUS}
+
+
 class RayEngine(Run):
     """Runs jobs on Ray and reports one Result each, like the local pipeline."""
 
@@ -160,6 +241,7 @@ class RayEngine(Run):
     ) -> None:
         self.options, self.input_size = options, input_size
         self.on_result = on_result
+        self._existed: set[Path] = set()
         super().__init__(stop)
 
     def run(self, jobs: list[Job]) -> None:
@@ -167,18 +249,11 @@ class RayEngine(Run):
             import ray.data
         except ImportError:
             raise EngineError(f"--engine ray needs Ray: {install_extra('ray')}") from None
-        films = [j for j in jobs if j.sequence is not None or is_video_name(j.source.name)]
-        if films:
-            raise EngineError(
-                f"--engine ray colours photos only, and {films[0].source} is part of a film "
-                "(a frame sequence or a video, coloured in order with one temporal state): "
-                "use the local engine, or --no-sequence to colour frames one by one"
-            )
-        mine = [
-            j for j in jobs if begin(j, self.options.overwrite, self.on_result, self.write_error)
-        ]
-        if not mine or self.stop.is_set():
-            for job in mine:
+        photos, films = films_of(jobs)
+        claimed = [self._claim(film) for film in films]
+        mine = [j for j in photos if self._begin(j)]
+        if not (mine or any(claimed)) or self.stop.is_set():
+            for job in mine + [j for todo in claimed for j in todo]:
                 claims.release(job.dest)
             return
         try:
@@ -186,48 +261,141 @@ class RayEngine(Run):
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False  # ours counts finished files
             ctx.print_on_execution_start = False
-            rows = [
-                {
-                    "source": str(j.source),
-                    "dest": str(j.dest),
-                    "reference": str(j.reference) if j.reference else "",
-                    "hints": str(j.hints) if j.hints else "",
-                }
-                for j in mine
-            ]
-            ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // 8))
-            # half a CPU per decode: two per core (they wait on storage), and not fused
-            # into the model actors, which would then decode in series
-            ds = ds.map(_decode, fn_kwargs={"input_size": self.input_size}, num_cpus=0.5)
-            ds = ds.map_batches(
-                _Model,
-                fn_constructor_args=(self.options,),
-                batch_size=self.options.batch_size,
-                batch_format="numpy",
-                **_pool(self.options),
-            )
-            ds = ds.map(_write, fn_kwargs={"options": self.options, "input_size": self.input_size})
-            pending = {str(j.dest): j for j in mine}
-            for row in ds.iter_rows():
-                job = pending.pop(row["dest"])
-                claims.release(job.dest)
-                reason = row["reason"] or None
-                self.on_result(
-                    Result(
-                        job.source,
-                        job.dest,
-                        row["status"],
-                        reason,
-                        float(row["seconds"]),
-                        reference=job.reference if row["status"] == DONE else None,
-                        hints=int(row["hints_used"]),
-                    )
-                )
-                if row["fatal"]:
-                    self.fatal = reason
-                    self.stop.set()
-                if self.stop.is_set():
-                    break
+            if mine:
+                self._photos(mine)
+            if not self.stop.is_set():
+                self._films(films, claimed)
         finally:
-            for job in mine:
+            for job in mine + [j for todo in claimed for j in todo]:
                 claims.release(job.dest)
+
+    def _begin(self, job: Job) -> bool:
+        return begin(job, self.options.overwrite, self.on_result, self.write_error)
+
+    def _claim(self, film: list[Job]) -> list[Job]:
+        """Claim a film's frames still to do (skips reported now); [] when none is left."""
+        return [job for job in film if self._begin(job)]
+
+    def _report(self, result: Result) -> None:
+        if result.dest is not None:
+            claims.release(result.dest)
+        self.on_result(result)
+
+    def _photos(self, mine: list[Job]) -> None:
+        import ray.data
+
+        rows = [
+            {
+                "source": str(j.source),
+                "dest": str(j.dest),
+                "reference": str(j.reference) if j.reference else "",
+                "hints": str(j.hints) if j.hints else "",
+            }
+            for j in mine
+        ]
+        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // 8))
+        # half a CPU per decode: two per core (they wait on storage), and not fused
+        # into the model actors, which would then decode in series
+        ds = ds.map(_decode, fn_kwargs={"input_size": self.input_size}, num_cpus=0.5)
+        ds = ds.map_batches(
+            _Model,
+            fn_constructor_args=(self.options,),
+            batch_size=self.options.batch_size,
+            batch_format="numpy",
+            **_pool(self.options),
+        )
+        ds = ds.map(_write, fn_kwargs={"options": self.options, "input_size": self.input_size})
+        pending = {str(j.dest): j for j in mine}
+        for row in ds.iter_rows():
+            job = pending.pop(row["dest"])
+            reason = row["reason"] or None
+            self._report(
+                Result(
+                    job.source,
+                    job.dest,
+                    row["status"],
+                    reason,
+                    float(row["seconds"]),
+                    reference=job.reference if row["status"] == DONE else None,
+                    hints=int(row["hints_used"]),
+                )
+            )
+            if row["fatal"]:
+                self.fatal = reason
+                self.stop.set()
+            if self.stop.is_set():
+                break
+
+    def _films(self, films: list[list[Job]], claimed: list[list[Job]]) -> None:
+        """Every film with frames to do as one generator task, all at once (Ray queues
+        them by resources); results reported as they stream in, from whichever film."""
+        import ray
+
+        task = ray.remote(_film).options(max_retries=0, **_film_resources(self.options))
+        running: dict[Any, tuple[list[Job], dict[Path, Job], int]] = {}
+        # outputs there before this run (--overwrite): a dead worker's are the others
+        self._existed = {j.dest for todo in claimed for j in todo if j.dest.exists()}
+
+        def launch(film: list[Job], todo: dict[Path, Job], attempt: int) -> None:
+            gen = task.remote(film, [str(p) for p in todo], self.options)
+            running[gen] = (film, todo, attempt)
+
+        for film, todo in zip(films, claimed, strict=True):
+            if todo:
+                launch(film, {j.dest: j for j in todo}, 1)
+        try:
+            while running and not self.stop.is_set():
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+                for gen in ready:
+                    self._next_of_film(gen, running, launch)
+        finally:
+            for gen, (_, todo, _) in running.items():
+                ray.cancel(gen, force=True)  # finished frames are complete; nothing else
+                for dest in todo:
+                    claims.release(dest)
+
+    def _next_of_film(
+        self,
+        gen: Any,
+        running: dict[Any, tuple[list[Job], dict[Path, Job], int]],
+        launch: Callable[[list[Job], dict[Path, Job], int], None],
+    ) -> None:
+        import ray
+
+        film, todo, attempt = running[gen]
+        try:
+            item = ray.get(next(gen))
+        except StopIteration:
+            del running[gen]
+            for job in todo.values():  # the pipeline reports every job it is given
+                self._report(
+                    Result(job.source, job.dest, FAILED, "not coloured", film=job.sequence)
+                )
+            return
+        except ray.exceptions.RayTaskError as exc:  # the film's own error: reported
+            del running[gen]
+            reason = f"{type(exc.cause).__name__}: {exc.cause}"
+            for job in todo.values():
+                self._report(Result(job.source, job.dest, FAILED, reason, film=job.sequence))
+            return
+        except ray.exceptions.RayError as exc:  # its worker or node died: start it again
+            del running[gen]
+            for dest, job in list(todo.items()):  # written, complete, but never reported
+                if dest.exists() and dest not in self._existed:
+                    del todo[dest]
+                    self._report(Result(job.source, dest, DONE, film=job.sequence))
+            if not todo:
+                return
+            if attempt < FILM_ATTEMPTS:
+                launch(film, todo, attempt + 1)
+                return
+            reason = f"its worker died {attempt} times ({type(exc).__name__})"
+            for job in todo.values():
+                self._report(Result(job.source, job.dest, FAILED, reason, film=job.sequence))
+            return
+        if isinstance(item, str):  # a write error no later write can escape
+            self.fatal = item
+            self.stop.set()
+            return
+        todo.pop(item.dest, None)  # type: ignore[arg-type]
+        self._report(item)
