@@ -31,6 +31,7 @@ from starlette.routing import Route
 
 from ..colour.hints import Hint
 from ..colour.resample import thumbnail
+from ..config import DISTRIBUTION
 from ..files.controls import check_inside, parse_hints, reference_ab
 from ..files.formats import FORMATS, format_of
 from ..files.read import Decoded, ReadError, read_image
@@ -90,7 +91,7 @@ def create_app(
     max_bytes = int(max_upload_mb * 1024 * 1024)
     max_pixels = int(max_megapixels * 1_000_000)
     batcher = Batcher(colorizer, batch_size)
-    version = metadata.version("colorize-cli")
+    version = metadata.version(DISTRIBUTION)
     page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
 
     async def body_parts(request: Request) -> tuple[bytes, bytes | None, str | None]:
