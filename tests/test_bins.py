@@ -52,3 +52,24 @@ def test_annealed_mean_limits():
     mid = bins.annealed_mean(sharp, CENTRES, 0.38)[0, :, 0, 0]
     full = bins.annealed_mean(sharp, CENTRES, 1.0)[0, :, 0, 0]
     assert mid[0] > full[0]
+
+
+def test_families_split_a_distribution_into_its_colours() -> None:
+    """A broad hill around orange with a fifth of the mass on blue, and a little grey:
+    three families, orange first, each with its share and the mean of its bins."""
+    grid = torch.tensor(
+        [[a, b] for a in range(-100, 101, 10) for b in range(-100, 101, 10)], dtype=torch.float32
+    )
+
+    def hill(ab: tuple[float, float], width: float) -> torch.Tensor:
+        return torch.exp(-((grid - torch.tensor(ab)) ** 2).sum(1) / (2 * width**2))
+
+    orange, blue = hill((30.0, 50.0), 8), hill((-20.0, -50.0), 6)
+    grey = (grid.norm(dim=1) < 1).float()
+    p = 0.7 * orange / orange.sum() + 0.2 * blue / blue.sum() + 0.1 * grey
+    found = bins.families(p, grid)
+    assert [share for _, share in found[:3]] == pytest.approx([0.7, 0.2, 0.1], abs=0.03)
+    assert torch.allclose(found[0][0], torch.tensor([30.0, 50.0]), atol=3)
+    assert torch.allclose(found[1][0], torch.tensor([-20.0, -50.0]), atol=3)
+    assert found[2][0].norm() < 1
+    assert abs(sum(share for _, share in found) - 1) < 1e-6

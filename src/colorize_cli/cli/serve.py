@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..config import install_extra
+from ..files.formats import FORMATS
 from .options import device_option, weights_option
 
 
@@ -40,6 +41,26 @@ from .options import device_option, weights_option
     show_default=True,
     help="Requests coloured together in one forward pass.",
 )
+@click.option(
+    "--review",
+    nargs=2,
+    type=click.Path(path_type=Path),
+    metavar="IN OUT",
+    help="Serve the page over a finished run (IN coloured into OUT) to correct its photos "
+    "with hints, written to OUT and saved under --hints.",
+)
+@click.option(
+    "--hints",
+    "hints_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With --review: where the hints files go, mirroring IN [default: OUT-hints beside OUT].",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(FORMATS)),
+    help="With --review: the output format the run used, if it was not each input's own.",
+)
 def serve(
     host: str,
     port: int,
@@ -48,8 +69,12 @@ def serve(
     max_upload_mb: float,
     max_megapixels: float,
     batch_size: int,
+    review: tuple[Path, Path] | None,
+    hints_dir: Path | None,
+    fmt: str | None,
 ) -> None:
-    """Serve the colorizer over HTTP: POST /colorize, GET /health, and a page at /."""
+    """Serve the colorizer over HTTP: POST /colorize, POST /candidates, GET /health, and
+    a page at /; with --review, the photos of a finished run to correct (GET /pairs)."""
     try:
         import uvicorn
 
@@ -66,10 +91,28 @@ def serve(
         colorizer = Colorizer(weights, device)
     except (WeightsError, DeviceError) as exc:
         raise click.UsageError(str(exc)) from None
+    pairs = None
+    if review:
+        from ..serve.review import Review
+
+        src, dst = review
+        if not src.is_dir():
+            raise click.UsageError(f"--review: {src} is not a folder (the run's IN)")
+        hints_dir = hints_dir or dst.with_name(dst.name + "-hints")
+        pairs = Review(src, dst, hints_dir, colorizer, fmt)
+        click.echo(
+            f"review: {len(pairs.order)} photos of {src} coloured into {dst}; corrections are "
+            f"saved under {hints_dir} (colorize {src} {dst} --hints {hints_dir} --overwrite "
+            "gives the same files)",
+            err=True,
+        )
+    elif hints_dir or fmt:
+        raise click.UsageError("--hints and --format go with --review")
     app = create_app(
         colorizer,
         max_upload_mb=max_upload_mb,
         max_megapixels=max_megapixels,
         batch_size=batch_size,
+        review=pairs,
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")

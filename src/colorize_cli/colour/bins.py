@@ -88,3 +88,37 @@ def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: floa
     """
     p = torch.softmax(logits.float() / temperature, dim=1)
     return torch.einsum("nqhw,qc->nchw", p, centres.float())
+
+
+NEUTRAL_CHROMA = 12.0  # a/b units: closer to grey than this is a neutral, not a hue
+HUE_FAMILIES = 6  # sectors of the hue circle, 60 degrees each
+
+
+def families(probs: torch.Tensor, centres: torch.Tensor) -> list[tuple[torch.Tensor, float]]:
+    """One distribution over the bins ``(Q,)`` grouped into the distinct colours it
+    holds: the neutrals, and :data:`HUE_FAMILIES` sectors of the hue circle, the first
+    centred on the most likely colour's hue (so its own family is never cut in two).
+    Each family's a/b (the mean of its bins, weighted by probability) and its share of
+    the probability, largest share first; empty families left out.
+
+    A colorizer's distribution at a point is often one broad hill (a peak-finder sees a
+    single colour where the model also gives a blue sky a fifth of its belief); families
+    show that fifth as a colour of its own, which is what a person choosing wants.
+    """
+    p = probs.double()
+    c = centres.double()
+    chroma = c.norm(dim=1)
+    hue = torch.atan2(c[:, 1], c[:, 0])
+    top = int(torch.where(chroma >= NEUTRAL_CHROMA, p, torch.zeros_like(p)).argmax())
+    width = 2 * torch.pi / HUE_FAMILIES
+    sector = torch.floor(((hue - hue[top] + width / 2) % (2 * torch.pi)) / width).long()
+    group = torch.where(chroma < NEUTRAL_CHROMA, torch.full_like(sector, -1), sector)
+    out = []
+    for g in torch.unique(group):
+        member = group == g
+        share = float(p[member].sum())
+        if share <= 0:
+            continue
+        ab = (p[member, None] * c[member]).sum(0) / share
+        out.append((ab.float(), share))
+    return sorted(out, key=lambda m: -m[1])

@@ -8,14 +8,17 @@ network's input and how its logits become a/b is written once.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+from torch.nn import functional as F
 
 from ..colour import bins
 from ..colour.hints import Hint, apply_hints
+from ..colour.lab import gray_to_l, lab_to_rgb
 from ..colour.palette import palette, prior_shift
 from ..colour.resample import thumbnail
 from ..colour.rgb import compose, guide_grid
@@ -26,6 +29,18 @@ from .batch import stack_l
 from .device import pick_device
 from .net import normalise_l
 from .weights import WeightsError, load_weights
+
+MIN_SHARE = 0.03  # a candidate colour the model gives less than this is not offered
+MAX_CANDIDATES = 6
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A colour the model finds plausible at a point, at the photo's own lightness there,
+    and the share of its belief it gives that colour."""
+
+    rgb: tuple[int, int, int]
+    p: float
 
 
 class Colorizer:
@@ -87,6 +102,32 @@ class Colorizer:
             )
         centres = self.centres.cpu()
         return prior_shift(palette(ref_ab, centres), self.spec.prior, centres, strength)
+
+    def candidates(
+        self, gray: np.ndarray, x: float, y: float, shift: torch.Tensor | None = None
+    ) -> list[Candidate]:
+        """The distinct colours the model hesitates between at pixel (``x``, ``y``) of a
+        grey ``(H, W)`` in [0, 1] (upright, full size): its distribution there (at
+        temperature 1) grouped into colour families
+        (:func:`colorize_cli.colour.bins.families`), each at the photo's lightness at
+        that point, most likely first, those under :data:`MIN_SHARE` left out. Raises
+        ``ValueError`` for a point outside the photo."""
+        h, w = gray.shape
+        if not (0 <= x < w and 0 <= y < h):
+            raise ValueError(f"point ({x:g}, {y:g}) is outside the {w}x{h} photo")
+        L = stack_l([thumbnail(gray, self.input_size)])
+        probs = torch.softmax(self.logits(L, None if shift is None else shift[None]), dim=1)
+        where = torch.tensor([[[[2 * (x + 0.5) / w - 1, 2 * (y + 0.5) / h - 1]]]])
+        at = F.grid_sample(probs.cpu(), where.to(probs.dtype), align_corners=False)[0, :, 0, 0]
+        lightness = float(gray_to_l(torch.tensor(float(gray[int(y), int(x)]))))
+        out = []
+        for ab, share in bins.families(at, self.centres.cpu())[:MAX_CANDIDATES]:
+            if share < MIN_SHARE:
+                break
+            lab = torch.tensor([lightness, float(ab[0]), float(ab[1])]).view(3, 1, 1)
+            rgb = tuple(int(v) for v in (lab_to_rgb(lab).view(3) * 255).round().tolist())
+            out.append(Candidate(rgb, round(share, 4)))  # type: ignore[arg-type]
+        return out
 
     def colorize_gray(
         self,

@@ -1,10 +1,15 @@
 """The HTTP API and the page: one ASGI app (Starlette) over the same stages as the command.
 
-    POST /colorize   an image (multipart field ``image``, or the raw bytes), optional
-                     ``reference`` (a second image) and ``hints`` (hints JSON) fields;
-                     query ``temperature``, ``format``. Returns the coloured image.
-    GET  /health     model loaded, device, version.
-    GET  /           the page.
+    POST /colorize    an image (multipart field ``image``, or the raw bytes), optional
+                      ``reference`` (a second image), ``strength`` (how far its palette
+                      replaces the model's) and ``hints`` (hints JSON) fields; query
+                      ``temperature``, ``format``. Returns the coloured image.
+    POST /candidates  multipart ``image``, ``x``, ``y`` (and optionally ``reference``,
+                      ``strength``): the colours the model finds plausible at that
+                      point, ``{"candidates": [{"rgb": [r, g, b], "p": 0.41}, ...]}``.
+    GET  /health      model loaded, device, version.
+    GET  /            the page.
+    /pairs...         with ``colorize serve --review``: :mod:`colorize_cli.serve.review`.
 
 Limits are checked before decoding: the upload's size from its Content-Length (and
 while reading), the pixel count from the image header. A bad request gets a 4xx JSON
@@ -18,9 +23,11 @@ bytes and a slow upload delays no one else.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass, field
 from importlib import metadata, resources
 
 import numpy as np
+import torch
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +46,8 @@ from ..files.write import encoder
 from ..model.colorizer import Colorizer
 from ..running.stages import colour
 from .batcher import Batcher
+from .errors import BadRequest, number
+from .review import Review
 
 MEDIA_TYPES = {
     "png": "image/png",
@@ -47,14 +56,6 @@ MEDIA_TYPES = {
     "bmp": "image/bmp",
     "webp": "image/webp",
 }
-
-
-class BadRequest(Exception):
-    """A request the service refuses, with its HTTP status and one-line reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status, self.reason = status, reason
 
 
 def _decode(data: bytes, max_pixels: int) -> Decoded:
@@ -67,8 +68,18 @@ def _encoded(decoded: Decoded, rgb: np.ndarray, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-async def _form_parts(request: Request) -> tuple[bytes, bytes | None, str | None]:
-    async with request.form(max_files=3, max_fields=3) as form:
+@dataclass
+class Parts:
+    """What a request sent: the image, and the optional controls and fields."""
+
+    image: bytes
+    reference: bytes | None = None
+    hints: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # x, y, strength
+
+
+async def _form_parts(request: Request) -> Parts:
+    async with request.form(max_files=3, max_fields=6) as form:
         image = form.get("image")
         if not isinstance(image, UploadFile):
             raise BadRequest(400, "no image: send it as the multipart field 'image'")
@@ -77,7 +88,11 @@ async def _form_parts(request: Request) -> tuple[bytes, bytes | None, str | None
         if isinstance(hints, UploadFile):
             hints = (await hints.read()).decode("utf-8", "replace")
         reference = await ref.read() if isinstance(ref, UploadFile) else None
-        return await image.read(), reference, hints or None
+        fields = {k: v for k, v in form.items() if isinstance(v, str) and k in FIELDS}
+        return Parts(await image.read(), reference, hints or None, fields)
+
+
+FIELDS = ("x", "y", "strength")
 
 
 def create_app(
@@ -86,16 +101,18 @@ def create_app(
     max_upload_mb: float = 50.0,
     max_megapixels: float = 100.0,
     batch_size: int = 8,
+    review: Review | None = None,
 ) -> Starlette:
-    """The service around a loaded colorizer."""
+    """The service around a loaded colorizer; with ``review``, also the pairs of a
+    finished run to correct."""
     max_bytes = int(max_upload_mb * 1024 * 1024)
     max_pixels = int(max_megapixels * 1_000_000)
     batcher = Batcher(colorizer, batch_size)
     version = metadata.version(DISTRIBUTION)
     page = resources.files(__package__).joinpath("page.html").read_text(encoding="utf-8")
 
-    async def body_parts(request: Request) -> tuple[bytes, bytes | None, str | None]:
-        """(image, reference, hints text) from either request form."""
+    async def body_parts(request: Request) -> Parts:
+        """The image and its controls from either request form."""
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > max_bytes:
             raise BadRequest(
@@ -117,46 +134,49 @@ def create_app(
                 raise BadRequest(413, f"upload is over the {max_upload_mb:g} MB limit")
         if not data:
             raise BadRequest(400, "empty request: send an image")
-        return bytes(data), None, None
+        return Parts(bytes(data))
+
+    async def decode(image: bytes) -> Decoded:
+        try:
+            return await run_in_threadpool(_decode, image, max_pixels)
+        except ReadError as exc:
+            status = 413 if str(exc).startswith("refused") else 415
+            raise BadRequest(status, str(exc)) from None
+
+    async def reference_shift(parts: Parts, request: Request) -> torch.Tensor | None:
+        strength = number(
+            parts.fields.get("strength", request.query_params.get("strength")), "strength", 0, 5
+        )
+        if parts.reference is None:
+            return None
+        ref = parts.reference
+        try:
+            ref_ab = await run_in_threadpool(lambda: reference_ab(Image.open(io.BytesIO(ref))))
+        except Exception as exc:
+            raise BadRequest(415, f"reference: cannot read it as an image ({exc})") from None
+        if strength is None:
+            return colorizer.reference_shift(ref_ab)
+        return colorizer.reference_shift(ref_ab, strength)
 
     async def colorize(request: Request) -> Response:
         try:
-            image, ref, hints_text = await body_parts(request)
+            parts = await body_parts(request)
             query = request.query_params
             fmt = query.get("format")
             if fmt is not None and fmt not in FORMATS:
                 raise BadRequest(400, f"format must be one of {', '.join(sorted(FORMATS))}")
             temperature = None
             if "temperature" in query:
-                try:
-                    temperature = float(query["temperature"])
-                except ValueError:
-                    temperature = -1.0
-                if not 0.0 < temperature <= 10.0:
-                    raise BadRequest(400, "temperature must be a number in (0, 10]")
-            try:
-                decoded = await run_in_threadpool(_decode, image, max_pixels)
-            except ReadError as exc:
-                status = 413 if str(exc).startswith("refused") else 415
-                raise BadRequest(status, str(exc)) from None
+                temperature = number(query["temperature"], "temperature", 1e-3, 10.0)
+            decoded = await decode(parts.image)
             hints: list[Hint] = []
-            if hints_text:
+            if parts.hints:
                 try:
-                    hints = parse_hints(hints_text)
+                    hints = parse_hints(parts.hints)
                     check_inside(hints, decoded.size)
                 except ReadError as exc:
                     raise BadRequest(400, str(exc)) from None
-            shift = None
-            if ref is not None:
-                try:
-                    ref_ab = await run_in_threadpool(
-                        lambda: reference_ab(Image.open(io.BytesIO(ref)))
-                    )
-                except Exception as exc:
-                    raise BadRequest(
-                        415, f"reference: cannot read it as an image ({exc})"
-                    ) from None
-                shift = colorizer.reference_shift(ref_ab)
+            shift = await reference_shift(parts, request)
             thumb = await run_in_threadpool(thumbnail, decoded.gray, colorizer.input_size)
             logits = await batcher.logits(thumb, shift)
             ab = colorizer.decode(logits[None], temperature)[0]
@@ -164,6 +184,23 @@ def create_app(
             rgb = await run_in_threadpool(colour, decoded, ab, hints)
             data = await run_in_threadpool(_encoded, decoded, rgb, out_fmt)
             return Response(data, media_type=MEDIA_TYPES[out_fmt])
+        except BadRequest as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+    async def candidates(request: Request) -> Response:
+        try:
+            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+                raise BadRequest(400, "send a multipart form with image, x and y")
+            parts = await body_parts(request)
+            decoded = await decode(parts.image)
+            w, h = decoded.size
+            x = number(parts.fields.get("x"), "x", 0, w - 1)
+            y = number(parts.fields.get("y"), "y", 0, h - 1)
+            if x is None or y is None:
+                raise BadRequest(400, "x and y are required: a point of the upright photo")
+            shift = await reference_shift(parts, request)
+            found = await run_in_threadpool(colorizer.candidates, decoded.gray, x, y, shift)
+            return JSONResponse({"candidates": [{"rgb": list(c.rgb), "p": c.p} for c in found]})
         except BadRequest as exc:
             return JSONResponse({"error": exc.reason}, status_code=exc.status)
 
@@ -175,10 +212,12 @@ def create_app(
     async def index(_request: Request) -> Response:
         return HTMLResponse(page)
 
-    return Starlette(
-        routes=[
-            Route("/", index),
-            Route("/health", health),
-            Route("/colorize", colorize, methods=["POST"]),
-        ]
-    )
+    routes = [
+        Route("/", index),
+        Route("/health", health),
+        Route("/colorize", colorize, methods=["POST"]),
+        Route("/candidates", candidates, methods=["POST"]),
+    ]
+    if review is not None:
+        routes += review.routes(batcher)
+    return Starlette(routes=routes)

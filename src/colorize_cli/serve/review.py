@@ -1,0 +1,219 @@
+"""``colorize serve --review IN OUT [--hints DIR]``: go through a finished run, correct the
+photos that went wrong, and keep the corrections for the next batch.
+
+    GET  /pairs?offset=0&limit=50          the run's photos, a page at a time:
+                                           {"pairs": [{"path": "a/b.png", ...}], "total"}
+    GET  /pairs/{path}/input[?max=N]       the grey input, upright, as a PNG to look at
+    GET  /pairs/{path}/output[?max=N]      its coloured output, as a PNG to look at
+    GET  /pairs/{path}/source              the input file's own bytes (for /colorize and
+                                           /candidates while a correction is made)
+    GET  /pairs/{path}/hints               its saved hints ({"points": []} if none)
+    POST /pairs/{path}/hints               a hints JSON body: colour the input again with
+                                           them, write OUT/{output} through the command's
+                                           own atomic write, save DIR/{path}.hints.json
+
+``path`` is relative to IN, exactly as the listing gives it. Nothing from the browser is
+a path: it is a key into the listing made when the server started, and anything else
+(``../``, absolute paths, encoded dots, names never listed) is refused with a 404 JSON
+reason. Inputs whose real location leaves IN (a symlink out of the tree) are left out of
+the listing, and every use checks again that the input is under IN, the output under OUT
+and the hints file under DIR once symlinks are resolved (403 otherwise), so the server
+reads and writes under those three folders only. The same hints then give the same
+file from ``colorize IN OUT --hints DIR --overwrite``: both run the same stages.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..colour.hints import Hint
+from ..files.controls import HINTS_SUFFIX, check_inside, parse_hints
+from ..files.discover import Job, discover
+from ..files.formats import is_video_name
+from ..files.read import ReadError, read_image
+from ..files.write import write_atomic
+from ..model.colorizer import Colorizer
+from ..running.stages import colour_and_write, prepare
+from .batcher import Batcher
+from .errors import BadRequest, number
+
+Handler = Callable[[Request], Awaitable[Response]]
+PAGE_LIMIT = 200  # pairs in one answer at most
+MAX_HINTS_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One photo of the run: its input and output, and where its hints are kept."""
+
+    path: str  # relative to IN, with / separators: the key the browser sends back
+    job: Job
+    hints: Path
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether ``path``, with every symlink resolved, lies under ``root``."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+class Review:
+    """The pairs of one finished run and the routes that show and correct them."""
+
+    def __init__(
+        self, src: Path, dst: Path, hints_dir: Path, colorizer: Colorizer, fmt: str | None
+    ) -> None:
+        if not src.is_dir():
+            raise ValueError(f"{src}: --review takes the run's input folder")
+        self.src, self.dst, self.hints_dir = src, dst, hints_dir
+        self.colorizer, self.fmt = colorizer, fmt
+        self.pairs: dict[str, Pair] = {}
+        for job in discover(src, dst, fmt).jobs:
+            if is_video_name(job.source.name) or not inside(job.source, src):
+                continue  # videos are not corrected by hints; symlinks out are not ours
+            rel = job.source.relative_to(src)
+            hints = hints_dir / rel.parent / (rel.stem + HINTS_SUFFIX)
+            self.pairs[rel.as_posix()] = Pair(rel.as_posix(), job, hints)
+        self.order = list(self.pairs)
+
+    def pair(self, path: str) -> Pair:
+        """The listed pair ``path`` names; refused unless it is listed and still inside."""
+        found = self.pairs.get(path)
+        if found is None:
+            raise BadRequest(404, f"{path!r} is not a photo of this review")
+        job = found.job
+        if not (
+            inside(job.source, self.src)
+            and inside(job.dest.parent, self.dst)
+            and inside(found.hints.parent, self.hints_dir)
+        ):
+            raise BadRequest(403, f"{path!r} now leads outside the review's folders")
+        return found
+
+    def describe(self, pair: Pair) -> dict[str, object]:
+        return {
+            "path": pair.path,
+            "output": pair.job.dest.relative_to(self.dst).as_posix(),
+            "coloured": pair.job.dest.is_file(),
+            "hints": pair.hints.relative_to(self.hints_dir).as_posix()
+            if pair.hints.is_file()
+            else None,
+        }
+
+    def routes(self, batcher: Batcher) -> list[Route]:
+        async def listing(request: Request) -> Response:
+            offset = int(number(request.query_params.get("offset"), "offset", 0, 1e9) or 0)
+            limit = int(number(request.query_params.get("limit"), "limit", 1, PAGE_LIMIT) or 50)
+            page = [self.pairs[p] for p in self.order[offset : offset + limit]]
+            described = await run_in_threadpool(lambda: [self.describe(p) for p in page])
+            return JSONResponse(
+                {"pairs": described, "total": len(self.order), "offset": offset, "limit": limit}
+            )
+
+        async def show(request: Request, which: str) -> Response:
+            pair = self.pair(request.path_params["path"])
+            side = number(request.query_params.get("max"), "max", 16, 100_000)
+            path = pair.job.source if which == "input" else pair.job.dest
+            if which == "output" and not path.is_file():
+                raise BadRequest(404, f"{pair.path} has not been coloured yet")
+            data = await run_in_threadpool(_preview, path, which == "input", side)
+            return Response(data, media_type="image/png")
+
+        async def source(request: Request) -> Response:
+            pair = self.pair(request.path_params["path"])
+            data = await run_in_threadpool(pair.job.source.read_bytes)
+            return Response(data, media_type="application/octet-stream")
+
+        async def saved_hints(request: Request) -> Response:
+            pair = self.pair(request.path_params["path"])
+            if not pair.hints.is_file():
+                return JSONResponse({"points": []})
+            text = await run_in_threadpool(pair.hints.read_text, "utf-8")
+            return Response(text, media_type="application/json")
+
+        async def correct(request: Request) -> Response:
+            pair = self.pair(request.path_params["path"])
+            body = await request.body()
+            if len(body) > MAX_HINTS_BYTES:
+                raise BadRequest(413, "hints over 1 MB")
+            try:
+                hints = parse_hints(body.decode("utf-8", "replace"))
+                prepared = await run_in_threadpool(prepare, pair.job, self.colorizer.input_size)
+                check_inside(hints, prepared.decoded.size)
+            except ReadError as exc:
+                raise BadRequest(400, str(exc)) from None
+            logits = await batcher.logits(prepared.thumb, None)
+            ab = self.colorizer.decode(logits[None])[0]
+            job, decoded = pair.job, prepared.decoded
+            await run_in_threadpool(colour_and_write, job, decoded, ab, hints, self.fmt, True)
+            await run_in_threadpool(_save_hints, pair.hints, hints)
+            return JSONResponse({**self.describe(pair), "points": len(hints)})
+
+        def refusing(handler: Handler) -> Handler:
+            async def route(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except BadRequest as exc:
+                    return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+            return route
+
+        async def show_input(request: Request) -> Response:
+            return await show(request, "input")
+
+        async def show_output(request: Request) -> Response:
+            return await show(request, "output")
+
+        return [
+            Route("/pairs", refusing(listing)),
+            Route("/pairs/{path:path}/input", refusing(show_input)),
+            Route("/pairs/{path:path}/output", refusing(show_output)),
+            Route("/pairs/{path:path}/source", refusing(source)),
+            Route("/pairs/{path:path}/hints", refusing(saved_hints), methods=["GET"]),
+            Route("/pairs/{path:path}/hints", refusing(correct), methods=["POST"]),
+        ]
+
+
+def _preview(path: Path, grey: bool, side: float | None) -> bytes:
+    """A PNG a browser can show: the input's grey (upright, 8-bit) or the output as RGB,
+    shrunk to fit ``side`` pixels when asked."""
+    try:
+        if grey:
+            im = Image.fromarray(np.rint(read_image(path).gray * 255).astype(np.uint8))
+        else:
+            with Image.open(path) as src:
+                im = src.convert("RGBA" if "A" in src.getbands() else "RGB")
+    except (OSError, ReadError) as exc:
+        raise BadRequest(415, f"cannot read {path.name}: {exc}") from None
+    if side:
+        im.thumbnail((int(side), int(side)))
+    buf = io.BytesIO()
+    im.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def _save_hints(path: Path, hints: list[Hint]) -> None:
+    """The hints as the command reads them, written atomically; none: no file."""
+    if not hints:
+        path.unlink(missing_ok=True)
+        return
+    points = [
+        {"x": _plain(h.x), "y": _plain(h.y), "rgb": list(h.rgb), "radius": _plain(h.radius)}
+        for h in hints
+    ]
+    text = json.dumps({"points": points}, indent=1).encode()
+    write_atomic(path, lambda f: f.write(text), overwrite=True)
+
+
+def _plain(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else v
