@@ -95,6 +95,26 @@ def test_fade_to_black_and_back_is_not_a_cut() -> None:
     assert stab.cuts == 0
 
 
+def test_exposure_flicker_does_not_move_the_colour() -> None:
+    """A still shot whose exposure flickers by a few percent: the averaged guided
+    coefficients, matched to each frame's exposure, give every frame the same colour;
+    applied as they were fitted they would move with the frame's brightness."""
+    rng = np.random.default_rng(2)
+    L = scene(6)
+    ab = torch.stack((L / 3 - 10, 20 - L / 4))[:, ::4, ::4].contiguous()  # colour follows L
+    stab = Stabiliser(16)
+    matched, unmatched = [], []
+    for _ in range(30):
+        gain = 1 + 0.05 * float(rng.standard_normal())
+        frame = ((L + 16) * gain - 16).clamp(0, 100)  # exposure scales L + 16 about evenly
+        stab(torch.zeros(Q, CELLS, CELLS), frame, (SIDE, SIDE))
+        coef = stab.coefficients(frame, ab)
+        raw = stab._coef
+        for out, c in ((matched, coef), (unmatched, raw)):
+            out.append(c[:2] * frame / 100 + c[2:])  # the a/b they give this frame
+    assert frame_to_frame(matched[10:]) < 0.5 * frame_to_frame(unmatched[10:])
+
+
 def test_a_flash_is_not_a_cut() -> None:
     stab = Stabiliser(16)
     L = scene(4)

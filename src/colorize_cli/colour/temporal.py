@@ -31,6 +31,7 @@ import math
 import torch
 from torch.nn import functional as F
 
+from .lab import L_OFFSET
 from .rgb import guided_coefficients
 
 # L units of local change (after the camera's shift and the frame's overall brightness
@@ -124,6 +125,14 @@ def translate(t: torch.Tensor, dy: float, dx: float) -> torch.Tensor:
     ]
 
 
+def exposure_matched(coef: torch.Tensor, gain: float) -> torch.Tensor:
+    """Coefficients that colour a frame as the averaged ones colour it made ``gain``
+    times brighter (in L + 16, which a scan's exposure scales about evenly): exposure
+    flicker then no longer moves every pixel's colour along with its lightness."""
+    a, b = coef[:2], coef[2:]
+    return torch.cat((a * gain, b + a * (L_OFFSET * (gain - 1.0) / 100.0)))
+
+
 class Stabiliser:
     """The temporal state of one shot: feed it every frame's logits in order."""
 
@@ -133,6 +142,7 @@ class Stabiliser:
         self.keep = 1.0 - 2.0 / (window + 1) if window > 1 else 0.0
         self._state: torch.Tensor | None = None  # logits (Q, h, w)
         self._coef: torch.Tensor | None = None  # guided coefficients (4, H, W)
+        self._exposure = 0.0  # the guide's mean L + 16 those coefficients were fitted at
         self._keep: torch.Tensor | None = None  # the last frame's weights of the past
         self._shift = (0.0, 0.0)  # the last frame's motion, in model-input pixels
         self._bright = 1.0  # how little the last frame's mean lightness changed, 0-1
@@ -193,12 +203,15 @@ class Stabiliser:
         :meth:`__call__`, fitted to its guide grid and decoded a/b, and averaged with the
         same weights and motion (started over with it)."""
         coef = guided_coefficients(guide, ab.float().cpu())
+        exposure = float(guide.float().mean()) + L_OFFSET
         if self._keep is None or self._coef is None or self._coef.shape != coef.shape:
-            self._coef = coef
+            self._coef, self._exposure = coef, exposure
             return coef
         h, w = coef.shape[-2:]
         keep = F.interpolate(self._keep[None, None].cpu(), size=(h, w), mode="bilinear")[0]
         keep = keep * self._bright
         past = translate(self._coef, self._shift[0] * h, self._shift[1] * w)
         self._coef = keep * past + (1 - keep) * coef
-        return self._coef
+        k = float(keep.mean())
+        self._exposure = k * self._exposure + (1 - k) * exposure
+        return exposure_matched(self._coef, self._exposure / exposure)
