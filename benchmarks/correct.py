@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 
 from PIL import Image
+from serve import free_port, start
 from throughput import synthetic_photo
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _multipart(fields: dict[str, str], image: bytes) -> tuple[bytes, str]:
@@ -74,20 +65,10 @@ def main() -> None:
         {"x": args.width * (k + 1) // (args.hints + 1), "y": args.height // 2, "rgb": [40, 90, 200]}
         for k in range(args.hints)
     ]
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "colorize_cli", "serve", "--port", str(port)],
-        env={**os.environ},
-        stderr=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = start(port)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(base + "/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.2)
         recolour, boundary = _multipart({"hints": json.dumps({"points": points})}, photo)
         swatches, boundary2 = _multipart({"x": str(args.width // 3), "y": "100"}, photo)
         _time(base + "/colorize?format=png", recolour, boundary)  # warm: numba, first batch

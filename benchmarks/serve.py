@@ -26,7 +26,14 @@ from PIL import Image
 from throughput import synthetic_photo
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def start(port: int) -> subprocess.Popen:
+    """``colorize serve`` on ``port`` (the real command, in a subprocess), once it answers."""
     cmd = [sys.executable, "-m", "colorize_cli", "serve", "--port", str(port)]
     proc = subprocess.Popen(cmd, env=os.environ.copy())
     deadline = time.time() + 120
@@ -49,9 +56,7 @@ def main() -> None:
     buf = io.BytesIO()
     Image.fromarray(synthetic_photo(args.height, args.width, 0)).save(buf, "JPEG", quality=90)
     body = buf.getvalue()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = start(port)
     url = f"http://127.0.0.1:{port}/colorize"
 

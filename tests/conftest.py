@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,24 +78,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server():
-    """``colorize serve`` on a free localhost port, small limits; its base URL."""
+def start_server(*args: object) -> tuple[subprocess.Popen, str]:
+    """``colorize serve ARGS`` on a free localhost port, once it answers; its base URL."""
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "colorize_cli", "serve", "--port", str(port)]
-    cmd += ["--max-upload-mb", "0.5", "--max-megapixels", "0.5"]
+    cmd = [sys.executable, "-m", "colorize_cli", "serve", "--port", str(port), *map(str, args)]
     proc = subprocess.Popen(cmd, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
         try:
             urllib.request.urlopen(base + "/health", timeout=2)
-            break
+            return proc, base
         except OSError:
             if proc.poll() is not None:
                 raise RuntimeError(proc.stderr.read()) from None
             time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("colorize serve did not answer within 120 s")
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``colorize serve`` on a free localhost port, small limits; its base URL."""
+    proc, base = start_server("--max-upload-mb", "0.5", "--max-megapixels", "0.5")
     yield base
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    """Debian's chromium, headless, through Selenium, downloading into ``.downloads``;
+    the test is skipped, with the reason, where chromium, its driver or Selenium is
+    missing (never passed silently)."""
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        pytest.skip(
+            "Debian's chromium and chromium-driver are not installed "
+            "(apt-get update && apt-get install chromium chromium-driver)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.add_argument("--window-size=900,1200")
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option(
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
+    )
+    driver = webdriver.Chrome(service=webdriver.ChromeService(driver_path), options=options)
+    driver.downloads = downloads
+    yield driver
+    driver.quit()

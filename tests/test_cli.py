@@ -43,7 +43,17 @@ def test_samples_tree_is_mirrored_in_natural_order_with_sizes_kept(tmp_path):
         rgb = _open_rgb(out)
         assert np.abs(rgb[..., 0].astype(int) - rgb[..., 2]).mean() > 1, "output is still grey"
     assert {x["status"] for x in lines} == {"done", "ignored"}
-    keys = {"input", "output", "status", "reason", "seconds", "reference", "hints", "frames"}
+    keys = {
+        "input",
+        "output",
+        "status",
+        "reason",
+        "seconds",
+        "reference",
+        "hints",
+        "frames",
+        "film",
+    }
     assert all(set(x) == keys for x in lines)
     assert all(x["reference"] is None and x["hints"] == 0 for x in lines)
     assert all(x["frames"] is None for x in lines)  # photos, not videos

@@ -12,8 +12,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -25,19 +23,13 @@ from PIL import Image
 
 from colorize_cli.colour.lab import rgb_to_lab
 
-from conftest import REPO, SAMPLES, free_port, run_cli
+from conftest import SAMPLES, run_cli, start_server
 
 pytest.importorskip("starlette", reason='the server extra is not installed: pip install ".[serve]"')
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="Debian's chromium and chromium-driver are not installed "
-    "(apt-get update && apt-get install chromium chromium-driver)",
-)
-from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 PHOTO = SAMPLES / "people" / "astronaut.png"  # 512x512 grey PNG (lossless, so pixels compare)
 
@@ -105,24 +97,6 @@ def test_candidates_refuse_a_point_outside_the_photo(server: str) -> None:
 # -- review over HTTP: nothing from the browser is a path ----------------------------
 
 
-def _start(*args: object) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "colorize_cli", "serve", "--port", str(port), *map(str, args)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(base + "/health", timeout=2)
-            return proc, base
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read()) from None
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
-
-
 @pytest.fixture
 def finished_run(tmp_path: Path):
     """A small run, coloured by the command, served for review; (IN, OUT, DIR, url)."""
@@ -136,7 +110,7 @@ def finished_run(tmp_path: Path):
     (src / "escape.jpg").symlink_to(secret / "rocket.jpg")  # a symlink out of the tree
     r = run_cli(src, out, "-q")
     assert r.returncode == 0, r.stderr
-    proc, base = _start("--review", src, out, "--hints", hints)
+    proc, base = start_server("--review", src, out, "--hints", hints)
     yield src, out, hints, base
     proc.terminate()
     proc.wait(timeout=30)
@@ -188,29 +162,6 @@ def test_review_refuses_every_path_it_did_not_list(finished_run, tmp_path: Path)
 # -- in the browser --------------------------------------------------------------------
 
 
-@pytest.fixture
-def browser(tmp_path: Path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=900,1200",
-    ):
-        options.add_argument(arg)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
-    driver.downloads = downloads
-    yield driver
-    driver.quit()
-
-
 def _ready(browser, after: int) -> int:
     """Wait until the editor shows a colouring newer than ``after``; its number."""
     WebDriverWait(browser, 120).until(
@@ -252,7 +203,6 @@ def _wait_file(path: Path) -> Path:
     return path
 
 
-@needs_browser
 def test_click_pick_a_swatch_and_the_command_reproduces_it(
     server: str, browser, tmp_path: Path
 ) -> None:
@@ -308,7 +258,6 @@ def test_click_pick_a_swatch_and_the_command_reproduces_it(
     assert np.abs(batch.astype(int) - page).max() <= 1
 
 
-@needs_browser
 def test_a_review_session_fixes_one_photo_on_disk(finished_run, browser) -> None:
     src, out, hints, base = finished_run
     target = out / "people" / "astronaut.png"

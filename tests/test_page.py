@@ -15,41 +15,11 @@ from PIL import Image
 
 from conftest import SAMPLES
 
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 pytest.importorskip("starlette", reason='the server extra is not installed: pip install ".[serve]"')
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-if not (CHROMIUM and DRIVER):
-    pytest.skip(
-        "Debian's chromium and chromium-driver are not installed "
-        "(apt-get update && apt-get install chromium chromium-driver)",
-        allow_module_level=True,
-    )
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions as seen  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-@pytest.fixture
-def browser(tmp_path: Path):
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=900,1000",
-    ):
-        options.add_argument(arg)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option(
-        "prefs",
-        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
-    )
-    driver = webdriver.Chrome(service=webdriver.ChromeService(DRIVER), options=options)
-    driver.downloads = downloads
-    yield driver
-    driver.quit()
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import WebDriverWait
 
 
 def test_pick_a_photo_see_it_coloured_and_download_it(server: str, browser, tmp_path: Path) -> None:

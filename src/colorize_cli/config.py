@@ -68,5 +68,5 @@ class Options:
     sequence: bool | None = None  # frames of a film: None guesses (files/sequences.py)
     temporal_window: int = DEFAULT_TEMPORAL_WINDOW  # 0: every frame on its own
     video_crf: int = DEFAULT_VIDEO_CRF
-    engine: str = "local"  # or "ray": running/ray_engine.py, photos only
+    engine: str = "local"  # or "ray": running/ray_engine.py
     ray_address: str | None = None  # None: start a local Ray; "auto" or "ray://host:port"

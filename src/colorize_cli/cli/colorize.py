@@ -94,8 +94,9 @@ from .options import device_option, temperature_option, weights_option
     type=click.Choice(["local", "ray"]),
     default=Options.engine,
     show_default=True,
-    help="local: this process. ray: a Ray Data pipeline (the ray extra: Ray Data); "
-    "photos only; IN and OUT must be on storage every node sees under the same path.",
+    help="local: this process. ray: Ray, from one machine to a cluster (the ray extra): "
+    "photos as a Ray Data pipeline, each film whole on one worker; IN and OUT must be on "
+    "storage every node sees under the same path.",
 )
 @click.option(
     "--ray-address",
