@@ -29,6 +29,7 @@ pytest.importorskip("starlette", reason='the server extra is not installed: pip 
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 PHOTO = SAMPLES / "people" / "astronaut.png"  # 512x512 grey PNG (lossless, so pixels compare)
@@ -236,11 +237,28 @@ def test_click_pick_a_swatch_and_the_command_reproduces_it(
         _swatches(browser)
         time.sleep(0.5)
         browser.save_screenshot(shot)
-    # undo takes the point away again
+    # drag the marker 60 pixels right: the point moves and the photo is coloured again
+    ActionChains(browser).drag_and_drop_by_offset(markers[0], 60, 0).perform()
+    seq = _ready(browser, seq)
+    moved = browser.execute_script("return ed.points.map((p) => [p.x, p.y])")
+    assert len(moved) == 1 and moved[0][0] > x + 40 and abs(moved[0][1] - y) <= 2
+    # undo puts it back; undo again takes it away
+    browser.find_element(By.ID, "undo").click()
+    seq = _ready(browser, seq)
+    assert browser.execute_script("return ed.points.map((p) => [p.x, p.y])") == [[x, y]]
     browser.find_element(By.ID, "undo").click()
     seq = _ready(browser, seq)
     assert np.abs(_shown(browser).astype(int) - before).max() <= 1
-    # redo it, then download its hints and colour the folder with them
+    assert browser.find_elements(By.CSS_SELECTOR, "#stage .marker") == []
+    # a point selected and deleted with the Delete key is gone
+    _click_photo(browser, x, y)
+    _swatches(browser)[1].click()
+    seq = _ready(browser, seq)
+    browser.find_element(By.CSS_SELECTOR, "#stage .marker").click()
+    ActionChains(browser).send_keys(Keys.DELETE).perform()
+    seq = _ready(browser, seq)
+    assert browser.execute_script("return ed.points.length") == 0
+    # add it again, then download its hints and colour the folder with them
     _click_photo(browser, x, y)
     _swatches(browser)[1].click()
     seq = _ready(browser, seq)

@@ -181,22 +181,29 @@ def score_set(
     return out
 
 
-def contact_sheet(triples: list[tuple[np.ndarray, ...]], path: Path, height: int = 200) -> None:
-    """Rows of grey input | ours | original, labelled, saved as PNG."""
+def contact_sheet(
+    triples: list[tuple[np.ndarray, ...]],
+    path: Path,
+    height: int = 200,
+    labels: tuple[str, ...] = ("grey input", "colorize-cli", "original"),
+) -> None:
+    """Rows of grey input | ours | original (or as many columns as ``labels``), labelled,
+    saved as PNG."""
     rows = []
+    n = len(labels)
     for triple in triples:
         ims = [Image.fromarray(a) for a in triple]
         w = round(ims[0].width * height / ims[0].height)
-        row = Image.new("RGB", (3 * w + 8, height), "white")
+        row = Image.new("RGB", (n * w + 4 * (n - 1), height), "white")
         for j, im in enumerate(ims):
             row.paste(im.resize((w, height), Image.LANCZOS), (j * (w + 4), 0))
         rows.append(row)
     width = max(r.width for r in rows)
     sheet = Image.new("RGB", (width, 20 + sum(r.height + 4 for r in rows)), "white")
     draw = ImageDraw.Draw(sheet)
-    third = rows[0].width // 3
-    for j, label in enumerate(("grey input", "colorize-cli", "original")):
-        draw.text((j * third + 4, 4), label, fill="black")
+    column = rows[0].width // n
+    for j, label in enumerate(labels):
+        draw.text((j * column + 4, 4), label, fill="black")
     y = 20
     for r in rows:
         sheet.paste(r, (0, y))
