@@ -12,16 +12,15 @@ last line is one JSON object.
 
 from __future__ import annotations
 
-import io
+import argparse
 import json
 import statistics
 import time
 import urllib.request
 import uuid
 
-from PIL import Image
 from serve import free_port, start
-from throughput import synthetic_photo
+from throughput import synthetic_jpeg
 
 
 def _multipart(fields: dict[str, str], image: bytes) -> tuple[bytes, str]:
@@ -50,17 +49,13 @@ def _time(url: str, body: bytes, boundary: str) -> float:
 
 
 def main() -> None:
-    import argparse
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--height", type=int, default=768)
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--hints", type=int, default=3)
     args = ap.parse_args()
-    buf = io.BytesIO()
-    Image.fromarray(synthetic_photo(args.height, args.width, 0)).save(buf, "JPEG", quality=90)
-    photo = buf.getvalue()
+    photo = synthetic_jpeg(args.height, args.width)
     points = [
         {"x": args.width * (k + 1) // (args.hints + 1), "y": args.height // 2, "rgb": [40, 90, 200]}
         for k in range(args.hints)

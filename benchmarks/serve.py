@@ -11,7 +11,6 @@ object.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import socket
@@ -22,8 +21,7 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
-from PIL import Image
-from throughput import synthetic_photo
+from throughput import synthetic_jpeg
 
 
 def free_port() -> int:
@@ -53,9 +51,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--height", type=int, default=768)
     args = ap.parse_args()
-    buf = io.BytesIO()
-    Image.fromarray(synthetic_photo(args.height, args.width, 0)).save(buf, "JPEG", quality=90)
-    body = buf.getvalue()
+    body = synthetic_jpeg(args.height, args.width)
     port = free_port()
     proc = start(port)
     url = f"http://127.0.0.1:{port}/colorize"

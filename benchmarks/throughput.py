@@ -45,6 +45,13 @@ def synthetic_photo(h: int, w: int, seed: int) -> np.ndarray:
     return (np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 
+def synthetic_jpeg(h: int, w: int, seed: int = 0) -> bytes:
+    """:func:`synthetic_photo` encoded as a quality-90 JPEG, as a client would upload it."""
+    buf = io.BytesIO()
+    Image.fromarray(synthetic_photo(h, w, seed)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize()
