@@ -121,6 +121,20 @@ def test_a_hint_fills_its_region_and_stops_at_a_strong_edge():
     assert torch.equal(apply_hints(guide, model_ab, [], (400, 400)), torch.zeros(2, side, side))
 
 
+def test_a_hint_stops_where_the_model_sees_another_colour():
+    """No lightness edge at all, but the model coloured the two halves apart (a face
+    beside a wall of the same grey): a hint on one half leaves the other as it was."""
+    side = 32 * GUIDE_SCALE
+    guide = torch.full((side, side), 50.0)
+    model_ab = torch.zeros(2, 32, 32)
+    model_ab[:, :, :16] = torch.tensor([20.0, 20.0])[:, None, None]
+    model_ab[:, :, 16:] = torch.tensor([-20.0, -20.0])[:, None, None]
+    out = apply_hints(guide, model_ab, [Hint(100, 200, (40, 90, 200))], size=(400, 400))
+    right = out[:, :, side // 2 + 6 :]
+    model_right = torch.tensor([-20.0, -20.0])[:, None, None]
+    assert (right - model_right).norm(dim=0).mean() < 3
+
+
 def test_without_a_hint_nearby_the_model_colour_stays():
     side = 32 * GUIDE_SCALE
     guide = torch.full((side, side), 50.0)
