@@ -266,3 +266,30 @@ def test_foreign_and_damaged_weights_are_refused_with_the_file_named(tmp_path):
     torch.save({"a": 1}, pickled)
     with pytest.raises(WeightsError, match=r"pickled\.pt"):
         load_weights(pickled)
+
+
+def test_fine_tuning_a_file_of_the_imagenet_kind_keeps_its_architecture(tmp_path):
+    """--init-from takes weights of either kind; an ImageNet encoder's layers stay frozen
+    unless --encoder-lr says otherwise, and the export keeps the architecture."""
+    photos = tmp_path / "photos" / "set"
+    photos.mkdir(parents=True)
+    for i, crop in enumerate(_tiny_colour_set(n=12, size=64)):
+        Image.fromarray(crop).save(photos / f"p{i}.png")
+    arch = Architecture("imagenet", 3, (64, 32, 32))
+    start = tmp_path / "start.safetensors"
+    centres, probs = derive_bins(_tiny_colour_set(n=12, size=64))
+    save_weights(start, ColorizerNet(len(centres), arch), centres, ModelSpec(0.3, 64, probs))
+    run = tmp_path / "run"
+    r = subprocess.run(
+        [sys.executable, "-m", "colorize_cli.training.train", tmp_path / "photos",
+         "--run", run, "--cache", tmp_path / "cache", "--init-from", start,
+         "--steps", "3", "--batch-size", "2", "--crop", "64", "--threads", "1",
+         "--lr", "1e-2", "--warmup", "1", "--keep-temperature"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    before, _, _ = load_weights(start)
+    after, _, spec = load_weights(run / "colorizer.safetensors")
+    assert after.arch == arch and spec.input_size == 64
+    assert torch.equal(after.encoder.layer2[0].conv1.weight, before.encoder.layer2[0].conv1.weight)
+    assert not torch.equal(after.head.weight, before.head.weight)  # the rest was trained
