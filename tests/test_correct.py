@@ -135,6 +135,10 @@ def test_review_refuses_every_path_it_did_not_list(finished_run, tmp_path: Path)
     assert status == 200
     assert [p["path"] for p in listing["pairs"]] == ["chelsea.png", "people/astronaut.png"]
     assert listing["total"] == 2  # the symlink out of IN is not listed
+    status, page = _raw(base, "GET", "/pairs?offset=1&limit=1")  # a page at a time
+    assert [p["path"] for p in page["pairs"]] == ["people/astronaut.png"] and page["total"] == 2
+    assert page["pairs"][0]["output"] == "people/astronaut.png" and page["pairs"][0]["coloured"]
+    assert _raw(base, "GET", "/pairs?limit=100000")[0] == 400
     body = json.dumps({"points": [{"x": 1, "y": 1, "rgb": [255, 0, 0]}]}).encode()
     tricks = [
         "/pairs/../../etc/passwd/source",
