@@ -103,10 +103,13 @@ def _too_large(claimed: str, limit: int) -> str:
     )
 
 
-def read_image(path: Path | BinaryIO, max_pixels: int = MAX_PIXELS) -> Decoded:
+def read_image(
+    path: Path | BinaryIO, max_pixels: int = MAX_PIXELS, draft: int | None = None
+) -> Decoded:
     """Decode ``path`` (or an open binary file, e.g. an upload); raise :class:`ReadError`
     with a one-line reason if it cannot be. The header's pixel count is checked against
-    ``max_pixels`` before anything is decoded."""
+    ``max_pixels`` before anything is decoded. ``draft``: a JPEG may be decoded scaled
+    down to about this side (a preview: full resolution is not kept)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -114,6 +117,8 @@ def read_image(path: Path | BinaryIO, max_pixels: int = MAX_PIXELS) -> Decoded:
                 if src.width * src.height > max_pixels:
                     raise ReadError(_too_large(f"{src.width}x{src.height}", max_pixels))
                 fmt = src.format or "PNG"
+                if draft is not None:
+                    src.draft("L", (draft, draft))
                 src.load()
                 return decode_pil(src, fmt)
     except ReadError:

@@ -27,14 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ..colour.lab import gray_to_l
 from ..colour.resample import thumbnail
 from ..colour.temporal import same_shot
 from .discover import Job
 from .formats import is_image_name
-from .read import MAX_PIXELS, ReadError, decode_pil, image_size
+from .read import ReadError, image_size, read_image
 
 MIN_FRAMES = 3
 GUESS_PAIRS = 8  # consecutive pairs looked at per candidate folder
@@ -107,11 +106,7 @@ def _small_l(path: Path) -> torch.Tensor | None:
     """A frame's lightness on a small square grid, as the model and the stabiliser see
     it; None if it cannot be read (it then counts against the folder being a film)."""
     try:
-        with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
-                return None
-            im.draft("L", (2 * GUESS_SIDE, 2 * GUESS_SIDE))  # JPEG: decode scaled down
-            gray = decode_pil(im).gray
-    except (OSError, SyntaxError, ValueError, EOFError, ReadError, Image.DecompressionBombError):
+        gray = read_image(path, draft=2 * GUESS_SIDE).gray  # a JPEG decodes scaled down
+    except ReadError:
         return None
     return gray_to_l(torch.from_numpy(np.array(thumbnail(gray, GUESS_SIDE))))

@@ -252,8 +252,9 @@ class RayEngine(Run):
         photos, films = films_of(jobs)
         claimed = [self._claim(film) for film in films]
         mine = [j for j in photos if self._begin(j)]
-        if not (mine or any(claimed)) or self.stop.is_set():
-            for job in mine + [j for todo in claimed for j in todo]:
+        held = mine + [j for todo in claimed for j in todo]  # released when the run ends
+        if not held or self.stop.is_set():
+            for job in held:
                 claims.release(job.dest)
             return
         try:
@@ -266,7 +267,7 @@ class RayEngine(Run):
             if not self.stop.is_set():
                 self._films(films, claimed)
         finally:
-            for job in mine + [j for todo in claimed for j in todo]:
+            for job in held:
                 claims.release(job.dest)
 
     def _begin(self, job: Job) -> bool:
@@ -348,11 +349,9 @@ class RayEngine(Run):
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
                 for gen in ready:
                     self._next_of_film(gen, running, launch)
-        finally:
-            for gen, (_, todo, _) in running.items():
+        finally:  # the films' claims are released with the run's
+            for gen in running:
                 ray.cancel(gen, force=True)  # finished frames are complete; nothing else
-                for dest in todo:
-                    claims.release(dest)
 
     def _next_of_film(
         self,
@@ -365,18 +364,13 @@ class RayEngine(Run):
         film, todo, attempt = running[gen]
         try:
             item = ray.get(next(gen))
-        except StopIteration:
+        except StopIteration:  # the pipeline reports every job it is given
             del running[gen]
-            for job in todo.values():  # the pipeline reports every job it is given
-                self._report(
-                    Result(job.source, job.dest, FAILED, "not coloured", film=job.sequence)
-                )
+            self._fail(todo, "not coloured")
             return
         except ray.exceptions.RayTaskError as exc:  # the film's own error: reported
             del running[gen]
-            reason = f"{type(exc.cause).__name__}: {exc.cause}"
-            for job in todo.values():
-                self._report(Result(job.source, job.dest, FAILED, reason, film=job.sequence))
+            self._fail(todo, f"{type(exc.cause).__name__}: {exc.cause}")
             return
         except ray.exceptions.RayError as exc:  # its worker or node died: start it again
             del running[gen]
@@ -389,9 +383,7 @@ class RayEngine(Run):
             if attempt < FILM_ATTEMPTS:
                 launch(film, todo, attempt + 1)
                 return
-            reason = f"its worker died {attempt} times ({type(exc).__name__})"
-            for job in todo.values():
-                self._report(Result(job.source, job.dest, FAILED, reason, film=job.sequence))
+            self._fail(todo, f"its worker died {attempt} times ({type(exc).__name__})")
             return
         if isinstance(item, str):  # a write error no later write can escape
             self.fatal = item
@@ -399,3 +391,8 @@ class RayEngine(Run):
             return
         todo.pop(item.dest, None)  # type: ignore[arg-type]
         self._report(item)
+
+    def _fail(self, todo: dict[Path, Job], reason: str) -> None:
+        """Report a film's frames not yet reported as failed, with one reason."""
+        for job in todo.values():
+            self._report(Result(job.source, job.dest, FAILED, reason, film=job.sequence))

@@ -46,7 +46,7 @@ from ..files.write import encoder
 from ..model.colorizer import Colorizer
 from ..running.stages import colour
 from .batcher import Batcher
-from .errors import BadRequest, number
+from .errors import BadRequest, number, refusing
 from .review import Review
 
 MEDIA_TYPES = {
@@ -159,50 +159,44 @@ def create_app(
         return colorizer.reference_shift(ref_ab, strength)
 
     async def colorize(request: Request) -> Response:
-        try:
-            parts = await body_parts(request)
-            query = request.query_params
-            fmt = query.get("format")
-            if fmt is not None and fmt not in FORMATS:
-                raise BadRequest(400, f"format must be one of {', '.join(sorted(FORMATS))}")
-            temperature = None
-            if "temperature" in query:
-                temperature = number(query["temperature"], "temperature", 1e-3, 10.0)
-            decoded = await decode(parts.image)
-            hints: list[Hint] = []
-            if parts.hints:
-                try:
-                    hints = parse_hints(parts.hints)
-                    check_inside(hints, decoded.size)
-                except ReadError as exc:
-                    raise BadRequest(400, str(exc)) from None
-            shift = await reference_shift(parts, request)
-            thumb = await run_in_threadpool(thumbnail, decoded.gray, colorizer.input_size)
-            logits = await batcher.logits(thumb, shift)
-            ab = colorizer.decode(logits[None], temperature)[0]
-            out_fmt = fmt or format_of(decoded.format)
-            rgb = await run_in_threadpool(colour, decoded, ab, hints)
-            data = await run_in_threadpool(_encoded, decoded, rgb, out_fmt)
-            return Response(data, media_type=MEDIA_TYPES[out_fmt])
-        except BadRequest as exc:
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        parts = await body_parts(request)
+        query = request.query_params
+        fmt = query.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            raise BadRequest(400, f"format must be one of {', '.join(sorted(FORMATS))}")
+        temperature = None
+        if "temperature" in query:
+            temperature = number(query["temperature"], "temperature", 1e-3, 10.0)
+        decoded = await decode(parts.image)
+        hints: list[Hint] = []
+        if parts.hints:
+            try:
+                hints = parse_hints(parts.hints)
+                check_inside(hints, decoded.size)
+            except ReadError as exc:
+                raise BadRequest(400, str(exc)) from None
+        shift = await reference_shift(parts, request)
+        thumb = await run_in_threadpool(thumbnail, decoded.gray, colorizer.input_size)
+        logits = await batcher.logits(thumb, shift)
+        ab = colorizer.decode(logits[None], temperature)[0]
+        out_fmt = fmt or format_of(decoded.format)
+        rgb = await run_in_threadpool(colour, decoded, ab, hints)
+        data = await run_in_threadpool(_encoded, decoded, rgb, out_fmt)
+        return Response(data, media_type=MEDIA_TYPES[out_fmt])
 
     async def candidates(request: Request) -> Response:
-        try:
-            if not request.headers.get("content-type", "").startswith("multipart/form-data"):
-                raise BadRequest(400, "send a multipart form with image, x and y")
-            parts = await body_parts(request)
-            decoded = await decode(parts.image)
-            w, h = decoded.size
-            x = number(parts.fields.get("x"), "x", 0, w - 1)
-            y = number(parts.fields.get("y"), "y", 0, h - 1)
-            if x is None or y is None:
-                raise BadRequest(400, "x and y are required: a point of the upright photo")
-            shift = await reference_shift(parts, request)
-            found = await run_in_threadpool(colorizer.candidates, decoded.gray, x, y, shift)
-            return JSONResponse({"candidates": [{"rgb": list(c.rgb), "p": c.p} for c in found]})
-        except BadRequest as exc:
-            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+        if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+            raise BadRequest(400, "send a multipart form with image, x and y")
+        parts = await body_parts(request)
+        decoded = await decode(parts.image)
+        w, h = decoded.size
+        x = number(parts.fields.get("x"), "x", 0, w - 1)
+        y = number(parts.fields.get("y"), "y", 0, h - 1)
+        if x is None or y is None:
+            raise BadRequest(400, "x and y are required: a point of the upright photo")
+        shift = await reference_shift(parts, request)
+        found = await run_in_threadpool(colorizer.candidates, decoded.gray, x, y, shift)
+        return JSONResponse({"candidates": [{"rgb": list(c.rgb), "p": c.p} for c in found]})
 
     async def health(_request: Request) -> Response:
         return JSONResponse(
@@ -215,8 +209,8 @@ def create_app(
     routes = [
         Route("/", index),
         Route("/health", health),
-        Route("/colorize", colorize, methods=["POST"]),
-        Route("/candidates", candidates, methods=["POST"]),
+        Route("/colorize", refusing(colorize), methods=["POST"]),
+        Route("/candidates", refusing(candidates), methods=["POST"]),
     ]
     if review is not None:
         routes += review.routes(batcher)

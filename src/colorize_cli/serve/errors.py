@@ -3,6 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+Handler = Callable[[Request], Awaitable[Response]]
+
 
 class BadRequest(Exception):
     """A request the service refuses, with its HTTP status and one-line reason."""
@@ -23,3 +30,15 @@ def number(value: str | None, name: str, low: float, high: float) -> float | Non
     if not low <= x <= high:
         raise BadRequest(400, f"{name} must be a number from {low:g} to {high:g}")
     return x
+
+
+def refusing(handler: Handler) -> Handler:
+    """``handler`` with its :class:`BadRequest` answered as the JSON refusal."""
+
+    async def route(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return JSONResponse({"error": exc.reason}, status_code=exc.status)
+
+    return route

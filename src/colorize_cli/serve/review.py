@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,9 +45,8 @@ from ..files.write import write_atomic
 from ..model.colorizer import Colorizer
 from ..running.stages import colour_and_write, prepare
 from .batcher import Batcher
-from .errors import BadRequest, number
+from .errors import BadRequest, number, refusing
 
-Handler = Callable[[Request], Awaitable[Response]]
 PAGE_LIMIT = 200  # pairs in one answer at most
 MAX_HINTS_BYTES = 1_000_000
 
@@ -158,15 +156,6 @@ class Review:
             await run_in_threadpool(colour_and_write, job, decoded, ab, hints, self.fmt, True)
             await run_in_threadpool(_save_hints, pair.hints, hints)
             return JSONResponse({**self.describe(pair), "points": len(hints)})
-
-        def refusing(handler: Handler) -> Handler:
-            async def route(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except BadRequest as exc:
-                    return JSONResponse({"error": exc.reason}, status_code=exc.status)
-
-            return route
 
         async def show_input(request: Request) -> Response:
             return await show(request, "input")
