@@ -54,11 +54,12 @@ def main() -> None:
         Hint(float(rng.integers(1024)), float(rng.integers(768)), (200, 40, 40))
         for _ in range(args.hints)
     ]
-    ab = col.predict_ab(L[:1])[0]
+    logits, features = col.logits_and_features(L[:1])
+    ab = col.decode(logits)[0]
 
     def with_hints() -> None:
         guide = guide_grid(gray, ab.shape[-1])
-        compose(gray, apply_hints(guide, ab, hints, (1024, 768)), 8, guide=guide)
+        compose(gray, apply_hints(guide, ab, features[0], hints, (1024, 768)), 8, guide=guide)
 
     n = args.batch_size
     print(f"torch threads: {torch.get_num_threads()}; 1024x768; batch {n}; {args.runs} runs")

@@ -17,10 +17,19 @@ from colorize_cli.colour.rgb import GUIDE_SCALE
 from colorize_cli.files.controls import check_inside, read_hints
 from colorize_cli.files.read import ReadError
 
-from conftest import photo_like, run_cli, save_gray
+from conftest import SAMPLES, photo_like, run_cli, save_gray
 
 # Three a/b classes far apart: the smoothing kernel leaves them unmixed.
 FAR = torch.tensor([[-60.0, 0.0], [0.0, 0.0], [60.0, 0.0]])
+
+
+# The model's view of a photo it sees as one thing everywhere: no feature edges.
+ALIKE = torch.nn.functional.normalize(torch.ones(8, 16, 16), dim=0)
+
+
+def _lab_ab(im: Image.Image) -> torch.Tensor:
+    rgb = torch.tensor(np.asarray(im), dtype=torch.float64).permute(2, 0, 1) / 255
+    return rgb_to_lab(rgb)[1:]
 
 
 def _ab_of(rgb: tuple[int, int, int]) -> np.ndarray:
@@ -113,12 +122,13 @@ def test_a_hint_fills_its_region_and_stops_at_a_strong_edge():
     guide[:, side // 2 :] = 80.0  # a hard vertical edge down the middle
     model_ab = torch.zeros(2, 32, 32)
     red = (200, 30, 40)
-    out = apply_hints(guide, model_ab, [Hint(40, 100, red)], size=(400, 400))
+    out = apply_hints(guide, model_ab, ALIKE, [Hint(40, 100, red)], size=(400, 400))
     left, right = out[:, :, : side // 2 - 4], out[:, :, side // 2 + 4 :]
     target = torch.tensor(_ab_of(red), dtype=torch.float32)[:, None, None]
     assert (left - target).norm(dim=0).mean() < 10  # the whole left region takes the hint
     assert right.norm(dim=0).max() < 2  # nothing crosses the edge
-    assert torch.equal(apply_hints(guide, model_ab, [], (400, 400)), torch.zeros(2, side, side))
+    unhinted = apply_hints(guide, model_ab, ALIKE, [], (400, 400))
+    assert torch.equal(unhinted, torch.zeros(2, side, side))
 
 
 def test_a_hint_stops_where_the_model_sees_another_colour():
@@ -129,10 +139,30 @@ def test_a_hint_stops_where_the_model_sees_another_colour():
     model_ab = torch.zeros(2, 32, 32)
     model_ab[:, :, :16] = torch.tensor([20.0, 20.0])[:, None, None]
     model_ab[:, :, 16:] = torch.tensor([-20.0, -20.0])[:, None, None]
-    out = apply_hints(guide, model_ab, [Hint(100, 200, (40, 90, 200))], size=(400, 400))
+    out = apply_hints(guide, model_ab, ALIKE, [Hint(100, 200, (40, 90, 200))], size=(400, 400))
     right = out[:, :, side // 2 + 6 :]
     model_right = torch.tensor([-20.0, -20.0])[:, None, None]
     assert (right - model_right).norm(dim=0).mean() < 3
+
+
+def test_a_hint_stops_where_the_model_sees_another_thing():
+    """Same lightness and same colour from the model on both halves, but the network's
+    features tell them apart (a face beside a wall of its grey and its tint): a hint on
+    one half leaves the other half as the model coloured it."""
+    side = 32 * GUIDE_SCALE
+    guide = torch.full((side, side), 50.0)
+    model_ab = torch.zeros(2, 32, 32)
+    model_ab[0] = 15.0
+    features = torch.zeros(8, 16, 16)
+    features[0, :, :8], features[1, :, 8:] = 1.0, 1.0
+    red = Hint(100, 200, (200, 30, 40))
+    out = apply_hints(guide, model_ab, features, [red], size=(400, 400))
+    left, right = out[:, :, : side // 2 - 6], out[:, :, side // 2 + 6 :]
+    target = torch.tensor(_ab_of(red.rgb), dtype=torch.float32)[:, None, None]
+    assert (left - target).norm(dim=0).mean() < 10
+    assert (right - torch.tensor([15.0, 0.0])[:, None, None]).norm(dim=0).mean() < 3
+    seen_alike = apply_hints(guide, model_ab, ALIKE, [red], size=(400, 400))
+    assert (seen_alike[:, :, side // 2 + 6 :] - target).norm(dim=0).mean() < 10  # floods
 
 
 def test_without_a_hint_nearby_the_model_colour_stays():
@@ -141,7 +171,7 @@ def test_without_a_hint_nearby_the_model_colour_stays():
     guide[side // 2 :, :] = 90.0  # a hard horizontal edge
     model_ab = torch.zeros(2, 32, 32)
     model_ab[1] = 30.0  # the model says yellowish everywhere
-    out = apply_hints(guide, model_ab, [Hint(5, 5, (0, 0, 255))], size=(256, 256))
+    out = apply_hints(guide, model_ab, ALIKE, [Hint(5, 5, (0, 0, 255))], size=(256, 256))
     below = out[:, side // 2 + 4 :]
     assert torch.allclose(below, torch.tensor([0.0, 30.0])[:, None, None], atol=1.0)
 
@@ -152,10 +182,7 @@ def test_api_reference_and_hints_move_the_colour(colorizer):
     blue = Image.new("RGB", (32, 32), (30, 60, 200))
     auto = colorizer.colorize(grey)
     referenced = colorizer.colorize(grey, reference=blue)
-    ab_auto, ab_ref = (
-        rgb_to_lab(torch.tensor(np.asarray(im), dtype=torch.float64).permute(2, 0, 1) / 255)[1:]
-        for im in (auto, referenced)
-    )
+    ab_auto, ab_ref = (_lab_ab(im) for im in (auto, referenced))
     assert ab_ref[1].mean() < ab_auto[1].mean() - 5  # b falls: bluer
     hinted = colorizer.colorize(grey, hints=[Hint(64, 48, (220, 40, 40), radius=4)])
     assert hinted.size == grey.size
@@ -163,6 +190,21 @@ def test_api_reference_and_hints_move_the_colour(colorizer):
     assert near[0] > near[2] + 15  # redder than blue where the red hint is
     with pytest.raises(ReadError, match="outside"):
         colorizer.colorize(grey, hints=[Hint(500, 5, (1, 2, 3))])
+
+
+def test_a_red_hint_on_the_wall_leaves_the_astronauts_face_alone(colorizer):
+    """The bundled portrait: a grey wall behind a face of like lightness. A red point on
+    the wall reddens the wall and not the face (it did before the model's features
+    joined the affinity: 32 a/b units on the face)."""
+    grey = Image.open(SAMPLES / "people" / "astronaut.png")
+    ab_auto, ab_hinted = (
+        _lab_ab(colorizer.colorize(grey, hints=hints))
+        for hints in (None, [Hint(330, 120, (200, 40, 40), radius=4)])
+    )
+    moved = (ab_hinted - ab_auto).norm(dim=0)
+    assert moved[60:180, 310:360].mean() > 20  # the wall around the hint
+    assert moved[90:150, 190:260].mean() < 16  # her face (32 without the features)
+    assert moved[350:450, 60:120].mean() < 3  # the suit
 
 
 def test_cli_folder_forms_of_reference_and_hints(tmp_path):

@@ -48,21 +48,35 @@ def failures(stderr: str) -> list[str]:
 
 
 def test_ray_engine_matches_local_and_skips_on_rerun(tmp_path: Path) -> None:
+    """Hints on two of the photos too: they travel with the model's features from the
+    model actor to the write task."""
     src = tree(tmp_path / "in")
-    local = run_cli(src, tmp_path / "local", env=RAY_ENV)
+    hints = tmp_path / "hints"
+    red = {"points": [{"x": 30, "y": 30, "rgb": [220, 30, 40], "radius": 5}]}
+    for rel in ("a/one", "four"):
+        (hints / rel).parent.mkdir(parents=True, exist_ok=True)
+        (hints / f"{rel}.hints.json").write_text(json.dumps(red))
+    local = run_cli(src, tmp_path / "local", "--hints", hints, env=RAY_ENV)
     manifest = tmp_path / "ray.jsonl"
-    ray = run_cli(src, tmp_path / "ray", "--engine", "ray", "--manifest", manifest, env=RAY_ENV)
+    ray = run_cli(
+        src, tmp_path / "ray", "--engine", "ray", "--hints", hints, "--manifest", manifest,
+        env=RAY_ENV,
+    )  # fmt: skip
     assert local.returncode == ray.returncode == 1  # the damaged file, in both
     assert failures(ray.stderr) == failures(local.stderr) == [f"failed {src}/a/b/broken.jpg"]
     assert "4 done" in ray.stderr and "1 failed" in ray.stderr
     records = [json.loads(line) for line in manifest.read_text().splitlines()]
     assert sorted(r["status"] for r in records) == ["done"] * 4 + ["failed"]
     assert all(r["seconds"] > 0 for r in records if r["status"] == "done")
+    assert sorted(r["hints"] for r in records if r["status"] == "done") == [0, 0, 1, 1]
     ours, theirs = outputs(tmp_path / "ray"), outputs(tmp_path / "local")
     assert sorted(ours) == sorted(theirs) and len(ours) == 4
     for name, pixels in ours.items():
         assert pixels.shape == theirs[name].shape
         assert np.abs(pixels - theirs[name]).max() <= 1, name
+    for name in ("a/one.png", "four.png"):  # red where the hint is
+        r, g, b = ours[name][27:34, 27:34].reshape(-1, 3).mean(0)
+        assert r > g + 20 and r > b + 20, name
     (src / "a" / "b" / "broken.jpg").unlink()
     again = run_cli(src, tmp_path / "ray", "--engine", "ray", env=RAY_ENV)
     assert again.returncode == 0, again.stderr

@@ -3,9 +3,10 @@ belong to, stopping at the photograph's edges.
 
 The spreading is the optimisation of Levin, Lischinski and Weiss ("Colorization using
 optimization", 2004) on the guide grid (:func:`colorize_cli.colour.rgb.guide_grid`):
-neighbouring cells are tied together in proportion to how alike their lightness is, and
-how alike the model found their colours, so a hint flows freely across a flat coat and
-hardly at all across its outline, or into the face beside it. Two fields
+neighbouring cells are tied together in proportion to how alike their lightness is, how
+alike the model found their colours, and how alike the network sees them (its encoder's
+features), so a hint flows freely across a flat coat and hardly at all across its
+outline, or into the face beside it even where face and wall share a grey. Two fields
 are solved with one sparse factorisation: the reach ``w`` of the hints (1 at a hint,
 falling to 0 with distance and at edges; ``DECAY`` sets how far it goes in a flat
 region) and the hints' colour weighted by that reach. Where a hint reaches, its colour
@@ -32,6 +33,13 @@ EDGE_SIGMA = 4.0  # L units: neighbours this much apart in lightness are ~60% ti
 # a/b units: neighbours whose colours the model found this far apart are ~60% tied, so a
 # hint stops where the model sees another thing of like lightness
 AB_SIGMA = 2.0
+# distance between the unit-length encoder features of neighbouring cells: a hint stops
+# where the model sees another thing (a face beside a wall of its colour and lightness).
+# Chosen with benchmarks/hints.py (hints where the colour is most wrong, as a person
+# clicks; figures in benchmarks/README.md): on kodak24 + cbsd68 it gains 0.3-0.9 dB over
+# no features at 1-10 hints (mean of the two), and moves the pixels it had right far
+# from every hint 2-4 times less.
+FEATURE_SIGMA = 0.08
 DECAY = 1e-5  # pull towards the model's colour: in a flat region a hint reaches the whole photo
 # Measured (session 10; kodak24 + cbsd68, true-colour hints at random points, gain over
 # automatic for 1/3/30 hints): the model's colours in the affinity (AB_SIGMA 2) gain
@@ -80,15 +88,26 @@ def _hint_cells(
     return mask, ab
 
 
-def _affinity_laplacian(L: np.ndarray, ab: np.ndarray) -> sp.csc_matrix:
-    """Graph Laplacian of the 4-neighbour grid, edges weighted by lightness likeness and
-    by how alike the model found the two cells' colours."""
+def _unlikeness(x: np.ndarray, sigma: float, axis: int) -> np.ndarray:
+    """Squared distance between neighbours along ``axis`` (summed over a leading channel
+    axis if ``x`` has one), over twice ``sigma`` squared."""
+    d = np.square(np.diff(x, axis=axis))
+    return (d.sum(0) if x.ndim == 3 else d) / (2 * sigma**2)
+
+
+def _affinity_laplacian(L: np.ndarray, ab: np.ndarray, features: np.ndarray) -> sp.csc_matrix:
+    """Graph Laplacian of the 4-neighbour grid, edges weighted by lightness likeness, by
+    how alike the model found the two cells' colours, and by how alike it saw them."""
     h, w = L.shape
     idx = np.arange(h * w).reshape(h, w)
-    dab_x = np.square(ab[:, :, 1:] - ab[:, :, :-1]).sum(0)
-    dab_y = np.square(ab[:, 1:, :] - ab[:, :-1, :]).sum(0)
-    wx = np.exp(-np.square(L[:, 1:] - L[:, :-1]) / (2 * EDGE_SIGMA**2) - dab_x / (2 * AB_SIGMA**2))
-    wy = np.exp(-np.square(L[1:, :] - L[:-1, :]) / (2 * EDGE_SIGMA**2) - dab_y / (2 * AB_SIGMA**2))
+    wx, wy = (
+        np.exp(
+            -_unlikeness(L, EDGE_SIGMA, axis)
+            - _unlikeness(ab, AB_SIGMA, axis + 1)
+            - _unlikeness(features, FEATURE_SIGMA, axis + 1)
+        )
+        for axis in (1, 0)
+    )
     rows = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     cols = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
     vals = np.concatenate([wx.ravel(), wy.ravel()])
@@ -99,11 +118,17 @@ def _affinity_laplacian(L: np.ndarray, ab: np.ndarray) -> sp.csc_matrix:
 
 
 def apply_hints(
-    guide: torch.Tensor, ab: torch.Tensor, hints: list[Hint], size: tuple[int, int]
+    guide: torch.Tensor,
+    ab: torch.Tensor,
+    features: torch.Tensor,
+    hints: list[Hint],
+    size: tuple[int, int],
 ) -> torch.Tensor:
     """The model's a/b ``(2, h, w)`` corrected by ``hints``, on the guide grid ``(2, S, S)``.
 
-    ``guide`` is the photograph's L on the guide grid ``(S, S)``; ``size`` is the
+    ``guide`` is the photograph's L on the guide grid ``(S, S)``; ``features`` the
+    model's view of it (``(C, h', w')``, from
+    :meth:`colorize_cli.model.colorizer.Colorizer.logits_and_features`); ``size`` is the
     photograph's (width, height), the frame the hints' coordinates are in.
     """
     side = guide.shape[-1]
@@ -115,7 +140,9 @@ def apply_hints(
     mask, target = _hint_cells(hints, size, n, hint_ab(hints))
     pin = PIN * mask.ravel()
     model_n = F.avg_pool2d(model[None].double(), SOLVE_STEP)[0].numpy()
-    A = _affinity_laplacian(L.numpy(), model_n) + sp.diags(DECAY * SOLVE_STEP**2 + pin)
+    seen = F.interpolate(features[None].cpu().double(), size=(n, n), mode="bilinear")[0]
+    seen_n = F.normalize(seen, dim=0).numpy()
+    A = _affinity_laplacian(L.numpy(), model_n, seen_n) + sp.diags(DECAY * SOLVE_STEP**2 + pin)
     rhs = np.stack([pin, pin * target[0].ravel(), pin * target[1].ravel()], axis=1)
     solved = torch.from_numpy(splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs))
     fields = F.interpolate(solved.T.reshape(1, 3, n, n).float(), size=(side, side), mode="bilinear")

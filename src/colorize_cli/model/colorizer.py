@@ -62,21 +62,30 @@ class Colorizer:
         """Side of the square the model sees; a/b come back at a quarter of it."""
         return self.spec.input_size
 
-    @torch.inference_mode()
     def logits(self, L: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         """L ``(N, 1, S, S)`` in [0, 100] -> logits ``(N, Q, S/4, S/4)`` on the device.
 
         ``shift`` ``(N, Q)`` is added to every pixel's logits (a reference palette, from
         :meth:`reference_shift`; zeros for images without one).
         """
+        return self.logits_and_features(L, shift)[0]
+
+    @torch.inference_mode()
+    def logits_and_features(
+        self, L: torch.Tensor, shift: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`logits`, and what hints need from the same pass: the encoder's features
+        ``(N, C, S/8, S/8)``, unit length at each point, float32 on the device (most
+        photos have no hints, so nothing is copied for them)."""
         cuda = self.device.type == "cuda"
         x = normalise_l(L).to(self.device, non_blocking=cuda)
         x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-            logits = self.net(x).float()
+            logits, features = self.net.forward_with_features(x)
+        logits = logits.float()
         if shift is not None:
             logits = logits + shift.to(self.device)[:, :, None, None]
-        return logits
+        return logits, F.normalize(features.float(), dim=1)
 
     @torch.inference_mode()
     def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
@@ -140,12 +149,14 @@ class Colorizer:
         """(H, W) float32 grey in [0, 1] -> (H, W, 3|4) uint8 or uint16 RGB(A), with an
         optional reference shift ``(Q,)`` and hints in the grey's own pixel coordinates."""
         L = stack_l([thumbnail(gray, self.input_size)])
-        ab = self.predict_ab(L, None if shift is None else shift[None])[0]
+        logits, features = self.logits_and_features(L, None if shift is None else shift[None])
+        ab = self.decode(logits)[0]
         if not hints:
             return compose(gray, ab, bit_depth, alpha)
         guide = guide_grid(gray, ab.shape[-1])
         size = (gray.shape[1], gray.shape[0])
-        return compose(gray, apply_hints(guide, ab, hints, size), bit_depth, alpha, guide)
+        hinted = apply_hints(guide, ab, features[0], hints, size)
+        return compose(gray, hinted, bit_depth, alpha, guide)
 
     def colorize(
         self,

@@ -95,8 +95,14 @@ class ColorizerNet(nn.Module):
         self.head = nn.Conv2d(d1, num_bins, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_features(x)[0]
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The logits and the encoder's stride-8 features ``(N, 128, H/8, W/8)``: what the
+        network sees a region as, which tells apart things of like lightness and colour
+        (a wall and a face) where hints must not cross."""
         feats = self.encoder(x)
         f1, f2, f3 = feats[:3]
         y = self.up3(feats[3], f3) if self.arch.depth == 4 else self.up3(f3)
         y = self.up1(self.up2(y, f2), f1)
-        return self.head(self.refine(y))
+        return self.head(self.refine(y)), f2

@@ -42,7 +42,14 @@ from ..model.batch import stack_l, stack_shifts
 from ..results import DONE, FAILED, SKIPPED, Result
 from . import video
 from .claim import Run, Stopped, begin
-from .stages import ReferenceShifts, colour_and_write, prepare, read_failure, steady_frame
+from .stages import (
+    Hinted,
+    ReferenceShifts,
+    colour_and_write,
+    prepare,
+    read_failure,
+    steady_frame,
+)
 
 if TYPE_CHECKING:
     from ..model.colorizer import Colorizer
@@ -85,6 +92,7 @@ class _Item:
     thumb: np.ndarray | None = None
     shift: torch.Tensor | None = None  # the reference palette's logit shift
     hints: list[Hint] = field(default_factory=list)
+    features: torch.Tensor | None = None  # the model's view of it, where hints stop
     coef: torch.Tensor | None = None  # a film frame's colour, steadied over time
     model_input: torch.Tensor | None = None  # its L as the model saw it: the guide grid
     warm: bool = False  # a finished frame, only re-run to warm its film's state up
@@ -139,7 +147,7 @@ class Pipeline(Run):
                 item.job,
                 decoded,
                 ab,
-                item.hints,
+                Hinted(item.hints, item.features) if item.features is not None else None,
                 self.options.format,
                 self.options.overwrite,
                 item.model_input,
@@ -350,15 +358,17 @@ class Pipeline(Run):
     ) -> None:
         L = stack_l([item.thumb for item in batch])  # type: ignore[misc]
         shift = stack_shifts([item.shift for item in batch], len(self.colorizer.centres))
-        logits = self.colorizer.logits(L, shift)
+        logits, features = self.colorizer.logits_and_features(L, shift)
         film = [it.job.sequence is not None and self.options.temporal_window > 1 for it in batch]
         plain = None if all(film) else self.colorizer.decode(logits)  # film frames decode alone
         ab = [
             self._steady(item, logits[i], L[i, 0]) if film[i] else plain[i]  # type: ignore[index]
             for i, item in enumerate(batch)
         ]
-        for item, item_ab, item_L in zip(batch, ab, L, strict=True):
+        for item, item_ab, item_L, item_features in zip(batch, ab, L, features, strict=True):
             item.thumb, item.model_input = None, item_L[0]
+            if item.hints:
+                item.features = item_features.cpu()
             if item.warm:  # its part was to bring the state up to date
                 item.decoded = None
                 self._budget.release(item.pixels)

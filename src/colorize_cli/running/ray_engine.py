@@ -101,9 +101,14 @@ class _Model:
         thumbs = [np.asarray(t, np.float32) for t in batch["thumb"]]
         refs = [self._shifts(Path(str(r))) if r else None for r in batch["reference"]]
         shift = stack_shifts(refs, len(self.colorizer.centres))
-        ab = self.colorizer.predict_ab(stack_l(thumbs), shift)
+        logits, features = self.colorizer.logits_and_features(stack_l(thumbs), shift)
         out = {k: v for k, v in batch.items() if k != "thumb"}
-        out["ab"] = ab.numpy()
+        out["ab"] = self.colorizer.decode(logits).numpy()
+        # only a hinted photo carries its features on (16x its a/b); the others an empty
+        # array, so the column is ragged, one array per row
+        out["features"] = np.empty(len(thumbs), dtype=object)
+        for i, hints in enumerate(batch["hints"]):
+            out["features"][i] = features[i].cpu().numpy() if hints else np.zeros(0, np.float32)
         return out
 
 
@@ -111,7 +116,7 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
     """CPU task: decode the photo again, colour it with its a/b, write it atomically."""
     import torch
 
-    from .stages import colour_and_write, prepare, read_failure
+    from .stages import Hinted, colour_and_write, prepare, read_failure
 
     t0 = time.perf_counter()
     row["status"], row["reason"], row["fatal"], row["hints_used"] = DONE, "", False, 0
@@ -122,8 +127,11 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
     try:
         prepared = prepare(job, input_size)
         ab = torch.from_numpy(np.asarray(row["ab"], np.float32))
+        hinted = None
+        if prepared.hints:
+            hinted = Hinted(prepared.hints, torch.from_numpy(np.asarray(row["features"])))
         fmt, overwrite = options.format, options.overwrite
-        colour_and_write(job, prepared.decoded, ab, prepared.hints, fmt, overwrite)
+        colour_and_write(job, prepared.decoded, ab, hinted, fmt, overwrite)
         row["hints_used"] = len(prepared.hints)
     except FileExistsError:
         row["status"], row["reason"] = SKIPPED, "output appeared meanwhile (another run?)"

@@ -89,10 +89,19 @@ def steady_frame(
     return ab, stabilise.coefficients(guide, ab)
 
 
+@dataclass
+class Hinted:
+    """A photo's hints and the model's features of it, which tell the hints where to stop
+    (:func:`colorize_cli.colour.hints.apply_hints`)."""
+
+    hints: list[Hint]
+    features: torch.Tensor  # (C, h, w), from Colorizer.logits_and_features
+
+
 def colour(
     decoded: Decoded,
     ab: torch.Tensor,
-    hints: list[Hint],
+    hinted: Hinted | None = None,
     model_input: torch.Tensor | None = None,
     coef: torch.Tensor | None = None,
 ) -> np.ndarray:
@@ -102,8 +111,8 @@ def colour(
     if coef is not None:
         return apply_coefficients(decoded.gray, coef, decoded.bit_depth, decoded.alpha)
     guide = guide_grid(decoded.gray, ab.shape[-1], model_input)
-    if hints:
-        ab = apply_hints(guide, ab, hints, decoded.size)
+    if hinted is not None and hinted.hints:
+        ab = apply_hints(guide, ab, hinted.features, hinted.hints, decoded.size)
     return compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
 
 
@@ -111,12 +120,12 @@ def colour_and_write(
     job: Job,
     decoded: Decoded,
     ab: torch.Tensor,
-    hints: list[Hint],
+    hinted: Hinted | None,
     fmt: str | None,
     overwrite: bool,
     model_input: torch.Tensor | None = None,
     coef: torch.Tensor | None = None,
 ) -> None:
     """:func:`colour`, then encode and write ``job.dest`` atomically."""
-    rgb = colour(decoded, ab, hints, model_input, coef)
+    rgb = colour(decoded, ab, hinted, model_input, coef)
     write_atomic(job.dest, encoder(rgb, decoded, format_for(job.dest, fmt)), overwrite)

@@ -44,7 +44,7 @@ from ..files.formats import FORMATS, format_of
 from ..files.read import Decoded, ReadError, read_image
 from ..files.write import encoder
 from ..model.colorizer import Colorizer
-from ..running.stages import colour
+from ..running.stages import Hinted, colour
 from .batcher import Batcher
 from .errors import BadRequest, number, refusing
 from .review import Review
@@ -177,10 +177,10 @@ def create_app(
                 raise BadRequest(400, str(exc)) from None
         shift = await reference_shift(parts, request)
         thumb = await run_in_threadpool(thumbnail, decoded.gray, colorizer.input_size)
-        logits = await batcher.logits(thumb, shift)
+        logits, features = await batcher.logits_and_features(thumb, shift)
         ab = colorizer.decode(logits[None], temperature)[0]
         out_fmt = fmt or format_of(decoded.format)
-        rgb = await run_in_threadpool(colour, decoded, ab, hints)
+        rgb = await run_in_threadpool(colour, decoded, ab, Hinted(hints, features))
         data = await run_in_threadpool(_encoded, decoded, rgb, out_fmt)
         return Response(data, media_type=MEDIA_TYPES[out_fmt])
 

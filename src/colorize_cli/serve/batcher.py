@@ -31,11 +31,13 @@ class Batcher:
         self._thread = threading.Thread(target=self._run, name="model", daemon=True)
         self._thread.start()
 
-    async def logits(self, thumb: np.ndarray, shift: torch.Tensor | None) -> torch.Tensor:
+    async def logits_and_features(
+        self, thumb: np.ndarray, shift: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's logits ``(Q, h, w)`` for one thumbnail, with an optional reference
-        shift ``(Q,)``."""
+        shift ``(Q,)``, and its features (what hints need)."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[torch.Tensor] = loop.create_future()
+        future: asyncio.Future[tuple[torch.Tensor, torch.Tensor]] = loop.create_future()
         self._queue.put((thumb, shift, future, loop))
         return await future
 
@@ -53,9 +55,11 @@ class Batcher:
     def _predict(self, batch: list) -> None:
         try:
             shifts = stack_shifts([s for _, s, _, _ in batch], len(self.colorizer.centres))
-            out = self.colorizer.logits(stack_l([t for t, _, _, _ in batch]), shifts).cpu()
-            for (_, _, future, loop), logits in zip(batch, out, strict=True):
-                loop.call_soon_threadsafe(_resolve, future, logits, None)
+            L = stack_l([t for t, _, _, _ in batch])
+            logits, features = self.colorizer.logits_and_features(L, shifts)
+            for i, (_, _, future, loop) in enumerate(batch):
+                out = (logits[i].cpu(), features[i])
+                loop.call_soon_threadsafe(_resolve, future, out, None)
         except Exception as exc:  # every waiting request hears of it
             for _, _, future, loop in batch:
                 loop.call_soon_threadsafe(_resolve, future, None, exc)

@@ -43,7 +43,7 @@ from ..files.formats import is_video_name
 from ..files.read import ReadError, read_image
 from ..files.write import write_atomic
 from ..model.colorizer import Colorizer
-from ..running.stages import colour_and_write, prepare
+from ..running.stages import Hinted, colour_and_write, prepare
 from .batcher import Batcher
 from .errors import BadRequest, number, refusing
 
@@ -150,10 +150,10 @@ class Review:
                 check_inside(hints, prepared.decoded.size)
             except ReadError as exc:
                 raise BadRequest(400, str(exc)) from None
-            logits = await batcher.logits(prepared.thumb, None)
+            logits, features = await batcher.logits_and_features(prepared.thumb, None)
             ab = self.colorizer.decode(logits[None])[0]
-            job, decoded = pair.job, prepared.decoded
-            await run_in_threadpool(colour_and_write, job, decoded, ab, hints, self.fmt, True)
+            job, decoded, hinted = pair.job, prepared.decoded, Hinted(hints, features)
+            await run_in_threadpool(colour_and_write, job, decoded, ab, hinted, self.fmt, True)
             await run_in_threadpool(_save_hints, pair.hints, hints)
             return JSONResponse({**self.describe(pair), "points": len(hints)})
 

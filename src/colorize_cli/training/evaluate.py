@@ -117,7 +117,8 @@ def colorize_photos(
         chunk = paths[i : i + batch_size]
         photos = [load_photo(p) for p in chunk]
         L = stack_l([thumbnail(d.gray, colorizer.input_size) for d, _ in photos])
-        auto = colorizer.predict_ab(L)
+        logits, features = colorizer.logits_and_features(L)
+        auto = colorizer.decode(logits)
         outs: list[dict[str, np.ndarray]] = [{} for _ in photos]
         for method in methods:
             ab = auto
@@ -134,7 +135,7 @@ def colorize_photos(
                 if method.hints:
                     hints = truth_hints(truth, method.hints, seed=i + j)
                     guide = guide_grid(d.gray, ab.shape[-1])
-                    hinted = apply_hints(guide, ab[j], hints, d.size)
+                    hinted = apply_hints(guide, ab[j], features[j], hints, d.size)
                     outs[j][method.name] = compose(d.gray, hinted, 8, guide=guide)
                 else:
                     outs[j][method.name] = compose(d.gray, ab[j], 8)
