@@ -40,6 +40,18 @@ def test_rebalance_weights_favour_rare_colours_with_unit_expectation():
     assert (w * smoothed).sum().item() == pytest.approx(1.0, rel=1e-5)
 
 
+def test_the_rebalancing_shift_takes_the_weighting_back():
+    """A network trained with the weights learns about ``w * p``: the whole shift gives
+    back ``p``, and a share of it moves towards ``p`` (towards the common colours)."""
+    probs = torch.tensor([0.7, 0.1, 0.1, 0.05, 0.04, 0.01])
+    leant = torch.log(bins.rebalance_weights(probs, CENTRES) * probs)
+    shift = bins.rebalancing_shift(probs, CENTRES)
+    assert torch.allclose(torch.softmax(leant + shift, 0), probs, atol=1e-6)
+    leant_p = torch.softmax(leant, 0)
+    half = torch.softmax(leant + 0.5 * shift, 0)
+    assert leant_p[0] < half[0] < probs[0]  # the common colour wins back part of its share
+
+
 def test_annealed_mean_limits():
     logits = torch.log(torch.tensor([0.6, 0.1, 0.1, 0.1, 0.1, 0.0001])).reshape(1, 6, 1, 1)
     plain = bins.annealed_mean(logits, CENTRES, 1.0)[0, :, 0, 0]

@@ -67,8 +67,13 @@ def test_minutes_stops_on_time_and_writes_weights_colorize_uses(photos, tmp_path
     assert ckpt["step"] > 0
     assert ckpt["ema"]["n_averaged"].item() == ckpt["step"]  # a fine-tune averages by default
     assert "chose input size" in r.stdout  # a fine-tune chooses its settings by default
-    assert (run / "temperature.json").is_file()
+    chosen = json.loads((run / "temperature.json").read_text())
     _, _, spec = load_weights(run / "colorizer.safetensors")
+    assert (spec.input_size, spec.temperature, spec.undo_rebalancing) == (
+        chosen["input_size"],
+        chosen["temperature"],
+        chosen["undo_rebalancing"],
+    )
     assert spec.prior is not None and torch.isclose(spec.prior.sum(), torch.tensor(1.0))
     save_gray(tmp_path / "in" / "a.png", 48, 64)
     out = run_cli(tmp_path / "in", tmp_path / "out", "--weights", run / "colorizer.safetensors")

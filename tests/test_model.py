@@ -3,6 +3,7 @@ training lowers the loss, weights I/O with the architecture recorded."""
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from safetensors.torch import save_file
 
 from colorize_cli.colour import bins
 from colorize_cli.colour.lab import l_to_gray
+from colorize_cli.colour.resample import thumbnail
+from colorize_cli.model.batch import stack_l
 from colorize_cli.model.net import Architecture, ColorizerNet, normalise_l
 from colorize_cli.model.resnet import (
     IMAGENET_MEAN,
@@ -25,6 +28,8 @@ from colorize_cli.model.resnet import (
 from colorize_cli.model.weights import ModelSpec, WeightsError, load_weights, save_weights
 from colorize_cli.training.train import class_loss, derive_bins, targets_ab
 from colorize_cli.training.traindata import random_batch
+
+from conftest import SAMPLES
 
 
 def _block(prefix, cin, cout, down):
@@ -147,6 +152,31 @@ def test_the_architecture_is_recorded_and_loaded_back(tmp_path, depth):
     with torch.inference_mode():
         assert loaded(x).shape == (2, 5, 16, 16)
         assert torch.allclose(loaded(x), net.half().float()(x), atol=1e-2)
+
+
+def test_the_share_of_rebalancing_taken_back_is_kept_and_needs_the_prior(tmp_path):
+    net = ColorizerNet(num_bins=5).eval()
+    centres, prior = torch.arange(10.0).reshape(5, 2), torch.full((5,), 0.2)
+    path = tmp_path / "w.safetensors"
+    save_weights(path, net, centres, ModelSpec(0.3, 128, prior, undo_rebalancing=0.2))
+    assert load_weights(path)[2].undo_rebalancing == 0.2
+    save_weights(path, net, centres, ModelSpec(0.3, 128, None, undo_rebalancing=0.2))
+    with pytest.raises(WeightsError, match=r"undo_rebalancing 0\.2 needs bins\.prior"):
+        load_weights(path)
+
+
+def test_taking_the_rebalancing_back_calms_the_colour(tmp_path):
+    """The shipped weights with half their rebalancing taken back: the same photo comes
+    out nearer grey (the common colours win where the model is unsure)."""
+    from colorize_cli.model.colorizer import Colorizer
+
+    net, centres, spec = load_weights(None)
+    path = tmp_path / "calmer.safetensors"
+    save_weights(path, net, centres, replace(spec, undo_rebalancing=0.5))
+    gray = np.asarray(Image.open(SAMPLES / "people" / "astronaut.png"), np.float32) / 255
+    L = stack_l([thumbnail(gray, spec.input_size)])
+    chroma = [Colorizer(w, "cpu").predict_ab(L).norm(dim=1).mean() for w in (None, path)]
+    assert chroma[1] < 0.8 * chroma[0]
 
 
 def test_files_without_an_architecture_load_as_the_scratch_network(tmp_path):

@@ -56,6 +56,12 @@ class Colorizer:
         self.temperature = temperature if temperature is not None else spec.temperature
         self.net = net.to(self.device, memory_format=torch.channels_last).eval()
         self.centres = centres.to(self.device)
+        # the file's share of the training's rebalancing taken back, on every pass (the
+        # colours offered at a point and a reference palette start from it too)
+        self._undo = None
+        if spec.undo_rebalancing and spec.prior is not None:
+            shift = spec.undo_rebalancing * bins.rebalancing_shift(spec.prior, centres)
+            self._undo = shift.to(self.device)[None, :, None, None]
 
     @property
     def input_size(self) -> int:
@@ -83,6 +89,8 @@ class Colorizer:
         with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
             logits, features = self.net.forward_with_features(x)
         logits = logits.float()
+        if self._undo is not None:
+            logits = logits + self._undo
         if shift is not None:
             logits = logits + shift.to(self.device)[:, :, None, None]
         return logits, F.normalize(features.float(), dim=1)

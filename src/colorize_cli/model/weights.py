@@ -4,7 +4,8 @@ Weights are safetensors (no pickled code can run on load). Besides the network's
 the file carries everything needed to decode its output, so one file is one model: the
 a/b bin centres (``bins.centres``), how often each occurs in the training photos
 (``bins.prior``, which a reference photo's palette replaces), the annealed-mean
-temperature and the inference size.
+temperature, the share of the training's class rebalancing taken back at decoding, and
+the inference size.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class ModelSpec:
     # (Q,) share of each a/b class among the training photos' pixels; None in files
     # written before it was stored (a reference palette then cannot be used)
     prior: torch.Tensor | None = field(default=None, compare=False)
+    # share of the class rebalancing taken back at decoding (bins.rebalancing_shift),
+    # chosen on validation with the temperature; 0 in files written before it was stored
+    undo_rebalancing: float = 0.0
 
 
 def shipped_path() -> Path:
@@ -71,6 +75,7 @@ def save_weights(
         "format": FORMAT,
         "temperature": repr(spec.temperature),
         "input_size": str(spec.input_size),
+        "undo_rebalancing": repr(spec.undo_rebalancing),
         **net.arch.to_metadata(),
     }
     tmp = path.with_name(path.name + ".tmp")
@@ -125,5 +130,8 @@ def load_weights(
         temperature=float(meta["temperature"]),
         input_size=int(meta["input_size"]),
         prior=None if prior is None else prior.float(),
+        undo_rebalancing=float(meta.get("undo_rebalancing", 0.0)),
     )
+    if spec.undo_rebalancing and prior is None:
+        raise WeightsError(f"{path}: undo_rebalancing {spec.undo_rebalancing} needs {PRIOR_KEY}")
     return net.eval(), centres.float(), spec

@@ -416,7 +416,7 @@ def main(
                 **({} if ema is None else {"ema": ema.state_dict()}),
             },
         )
-        exported = ModelSpec(spec.temperature, spec.input_size, prior=probs)
+        exported = ModelSpec(spec.temperature, spec.input_size, probs, spec.undo_rebalancing)
         save_weights(run_dir / "colorizer.safetensors", scored(), centres, exported)
 
     def scored() -> ColorizerNet:
@@ -494,14 +494,19 @@ def main(
     if choose_temperature:
         from .temperature import choose
 
-        size, t, table = choose(exported, cache.val_paths, val_sources)
-        net_, centres_, spec_ = load_weights(exported)
-        save_weights(exported, net_, centres_, ModelSpec(t, size, prior=spec_.prior))
-        (run_dir / "temperature.json").write_text(
-            json.dumps({"input_size": size, "temperature": t, "table": table})
-        )
+        chosen, table = choose(exported, cache.val_paths, val_sources)
+        net_, centres_, _ = load_weights(exported)
+        save_weights(exported, net_, centres_, chosen)
+        settings = {
+            "input_size": chosen.input_size,
+            "temperature": chosen.temperature,
+            "undo_rebalancing": chosen.undo_rebalancing,
+        }
+        (run_dir / "temperature.json").write_text(json.dumps({**settings, "table": table}))
         click.echo(
-            f"chose input size {size}, temperature {t} on {len(cache.val_paths)} validation photos"
+            "chose "
+            + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.items())
+            + f" on {len(cache.val_paths)} validation photos"
         )
 
 
