@@ -79,19 +79,14 @@ def rebalance_weights(
     return weights / (weights * smoothed).sum()
 
 
-def rebalancing_shift(
-    probs: torch.Tensor,
-    centres: torch.Tensor,
-    lam: float = PRIOR_UNIFORM_MIX,
-    sigma: float = PRIOR_SIGMA,
-) -> torch.Tensor:
+def rebalancing_shift(probs: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
     """The logit shift ``(Q,)`` that takes the rebalancing of :func:`rebalance_weights` back.
 
     A network trained with class weights ``w`` learns about ``w * p`` rather than ``p``, so
     it leans towards rare colours wherever it is unsure: grey walls and white sails come
     out brown. Adding a share of ``-log w`` to the logits takes that lean back.
     """
-    return -torch.log(rebalance_weights(probs, centres, lam, sigma))
+    return -torch.log(rebalance_weights(probs, centres))
 
 
 def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: float) -> torch.Tensor:
