@@ -59,7 +59,8 @@ def main() -> None:
 
     def with_hints() -> None:
         guide = guide_grid(gray, ab.shape[-1])
-        compose(gray, apply_hints(guide, ab, features[0], hints, (1024, 768)), 8, guide=guide)
+        hinted = apply_hints(guide, ab, features[0], hints, (1024, 768))
+        compose(gray, ab, 8, guide=guide, hinted=hinted)
 
     n = args.batch_size
     print(f"torch threads: {torch.get_num_threads()}; 1024x768; batch {n}; {args.runs} runs")

@@ -1,7 +1,7 @@
 """How hints correct a photo, as a person would place them: at the places the automatic
 colour is most wrong, with the original's colour there.
 
-    python benchmarks/hints.py EVAL_SET [--hints 1 3 10] [--feature-sigma 0.06 1e9]
+    python benchmarks/hints.py EVAL_SET [--hints 1 3 10] [--feature-sigma 0.1 1e9]
 
 ``colorize-eval --hints K`` puts hints at random points, which rewards a hint that floods
 the whole photo with its colour (one true colour is a good guess for a photo's overall
@@ -59,7 +59,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("photos", type=Path)
     parser.add_argument("--hints", type=int, nargs="+", default=[1, 3, 10])
-    parser.add_argument("--feature-sigma", type=float, nargs="+", default=[0.06, 1e9])
+    parser.add_argument("--feature-sigma", type=float, nargs="+", default=[0.1, 1e9])
     args = parser.parse_args()
     col = Colorizer(device="cpu")
     paths = sorted(p for p in args.photos.rglob("*") if is_image_name(p.name))
@@ -87,7 +87,7 @@ def main() -> None:
             for sigma in args.feature_sigma:
                 hints_module.FEATURE_SIGMA = sigma
                 hinted = apply_hints(guide, ab, features[0], hints, decoded.size)
-                out = compose(decoded.gray, hinted, 8, guide=guide)
+                out = compose(decoded.gray, ab, 8, guide=guide, hinted=hinted)
                 out_ab = lab_ab(out)
                 fixed = float(np.linalg.norm(out_ab - true_ab, axis=0)[near].mean())
                 moved = np.linalg.norm(out_ab - auto_ab, axis=0)

@@ -53,7 +53,7 @@ def main() -> None:
     out = Path(__file__).parent / "archive.jpg"
     png = out.with_suffix(".png")
     contact_sheet(
-        rows, png, HEIGHT, ("grey scan", "0.1: trained from scratch", "0.2: ImageNet encoder")
+        rows, png, HEIGHT, ("grey scan", "0.1: trained from scratch", "0.3: ImageNet encoder")
     )
     Image.open(png).convert("RGB").save(out, quality=85)
     png.unlink()

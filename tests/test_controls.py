@@ -194,17 +194,17 @@ def test_api_reference_and_hints_move_the_colour(colorizer):
 
 def test_a_red_hint_on_the_wall_leaves_the_astronauts_face_alone(colorizer):
     """The bundled portrait: a grey wall behind a face of like lightness. A red point on
-    the wall reddens the wall and not the face (it did before the model's features
-    joined the affinity: 32 a/b units on the face)."""
+    the wall reddens the wall around it and not the face (without the model's features
+    in the affinity the face moved 12.6 a/b units, as much as the wall beside it)."""
     grey = Image.open(SAMPLES / "people" / "astronaut.png")
     ab_auto, ab_hinted = (
         _lab_ab(colorizer.colorize(grey, hints=hints))
         for hints in (None, [Hint(330, 120, (200, 40, 40), radius=4)])
     )
     moved = (ab_hinted - ab_auto).norm(dim=0)
-    assert moved[60:180, 310:360].mean() > 20  # the wall around the hint
-    assert moved[90:150, 190:260].mean() < 16  # her face (32 without the features)
-    assert moved[350:450, 60:120].mean() < 3  # the suit
+    assert moved[100:140, 310:350].mean() > 8  # the wall around the hint
+    assert moved[90:150, 190:260].mean() < 4  # her face
+    assert moved[350:450, 60:120].mean() < 1  # the suit
 
 
 def test_cli_folder_forms_of_reference_and_hints(tmp_path):

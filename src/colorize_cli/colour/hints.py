@@ -36,10 +36,10 @@ AB_SIGMA = 2.0
 # distance between the unit-length encoder features of neighbouring cells: a hint stops
 # where the model sees another thing (a face beside a wall of its colour and lightness).
 # Chosen with benchmarks/hints.py (hints where the colour is most wrong, as a person
-# clicks; figures in benchmarks/README.md): on kodak24 + cbsd68 it gains 0.3-0.9 dB over
-# no features at 1-10 hints (mean of the two), and moves the pixels it had right far
-# from every hint 2-4 times less.
-FEATURE_SIGMA = 0.08
+# clicks; figures in benchmarks/README.md) on the shipped weights: on kodak24 + cbsd68
+# it gains 0.4-1.3 dB over no features at 1-10 hints (mean of the two), and moves the
+# pixels the model had right, far from every hint, 2-3 times less.
+FEATURE_SIGMA = 0.1
 DECAY = 1e-5  # pull towards the model's colour: in a flat region a hint reaches the whole photo
 # Measured (session 10; kodak24 + cbsd68, true-colour hints at random points, gain over
 # automatic for 1/3/30 hints): the model's colours in the affinity (AB_SIGMA 2) gain

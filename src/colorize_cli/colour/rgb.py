@@ -56,6 +56,10 @@ _GAMUT_SAFETY = 0.995  # stay just inside the interpolated gamut boundary
 GUIDE_SCALE = 4  # the guide grid is this many times finer than the a/b map (the model input)
 GUIDE_RADIUS = 12  # guide-grid pixels: a 25x25 window, about six a/b cells
 GUIDE_EPS = 1e-2  # in (L/100)^2: lightness steps well under ~10 L carry no colour edge
+# guide-grid pixels of the window for what hints changed: their colour stays local, and
+# the wide window averaged a clicked spot with its surroundings (measured in
+# benchmarks/README.md, hints.py)
+CORRECTION_RADIUS = 4
 
 
 class _Tables(NamedTuple):
@@ -327,17 +331,26 @@ def compose(
     bit_depth: int,
     alpha: np.ndarray | None = None,
     guide: torch.Tensor | None = None,
+    hinted: torch.Tensor | None = None,
 ) -> np.ndarray:
     """Full-resolution RGB(A) ``(H, W, 3|4)`` of dtype uint8 or uint16 (as ``bit_depth``).
 
     ``gray`` is the (H, W) float32 grey from :mod:`colorize_cli.files.read`, ``ab`` the model's
-    ``(2, h, w)`` prediction for it (on the square grid the image was squeezed to), or an
-    a/b map already on ``guide``'s grid (from :func:`guide_grid`), as hints leave it.
+    ``(2, h, w)`` prediction for it (on the square grid the image was squeezed to).
+    ``hinted``: the same a/b corrected by hints, on ``guide``'s grid (from
+    :func:`colorize_cli.colour.hints.apply_hints`). The filter is linear in the a/b, so
+    the model's colour and what the hints changed are fitted apart: the first exactly as
+    without hints (the parts nobody hinted render as before), the change in a window of
+    :data:`CORRECTION_RADIUS`, so that a clicked spot keeps its colour.
     """
     ab = ab.float().cpu()
     if guide is None:
         guide = guide_grid(gray, ab.shape[-1])
-    return apply_coefficients(gray, guided_coefficients(guide, ab), bit_depth, alpha)
+    coef = guided_coefficients(guide, ab)
+    if hinted is not None:
+        model = F.interpolate(ab[None], size=guide.shape, mode="bilinear", align_corners=False)
+        coef += guided_coefficients(guide, hinted - model[0], CORRECTION_RADIUS)
+    return apply_coefficients(gray, coef, bit_depth, alpha)
 
 
 def apply_coefficients(

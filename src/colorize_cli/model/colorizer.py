@@ -164,7 +164,7 @@ class Colorizer:
         guide = guide_grid(gray, ab.shape[-1])
         size = (gray.shape[1], gray.shape[0])
         hinted = apply_hints(guide, ab, features[0], hints, size)
-        return compose(gray, hinted, bit_depth, alpha, guide)
+        return compose(gray, ab, bit_depth, alpha, guide, hinted)
 
     def colorize(
         self,

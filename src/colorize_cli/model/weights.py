@@ -24,7 +24,7 @@ from .net import Architecture, ColorizerNet
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "bf87424acdd6f722d597d3fcbd55284aef050512bf6a7626575fe94e5e8207d5"
+SHIPPED_SHA256 = "1f6b6e5e73f5a5ba8f63ca2ebb9b7bbb8d61c029432320179e8f6a0b76893317"
 CENTRES_KEY = "bins.centres"
 PRIOR_KEY = "bins.prior"
 

@@ -111,9 +111,10 @@ def colour(
     if coef is not None:
         return apply_coefficients(decoded.gray, coef, decoded.bit_depth, decoded.alpha)
     guide = guide_grid(decoded.gray, ab.shape[-1], model_input)
+    corrected = None
     if hinted is not None and hinted.hints:
-        ab = apply_hints(guide, ab, hinted.features, hinted.hints, decoded.size)
-    return compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide)
+        corrected = apply_hints(guide, ab, hinted.features, hinted.hints, decoded.size)
+    return compose(decoded.gray, ab, decoded.bit_depth, decoded.alpha, guide, corrected)
 
 
 def colour_and_write(

@@ -136,7 +136,7 @@ def colorize_photos(
                     hints = truth_hints(truth, method.hints, seed=i + j)
                     guide = guide_grid(d.gray, ab.shape[-1])
                     hinted = apply_hints(guide, ab[j], features[j], hints, d.size)
-                    outs[j][method.name] = compose(d.gray, hinted, 8, guide=guide)
+                    outs[j][method.name] = compose(d.gray, ab[j], 8, guide=guide, hinted=hinted)
                 else:
                     outs[j][method.name] = compose(d.gray, ab[j], 8)
         for (d, truth), out in zip(photos, outs, strict=True):
