@@ -18,7 +18,6 @@ from torch.nn import functional as F
 
 from ..colour import bins
 from ..colour.hints import Hint, apply_hints
-from ..colour.lab import gray_to_l, lab_to_rgb
 from ..colour.palette import palette, prior_shift
 from ..colour.resample import thumbnail
 from ..colour.rgb import compose, guide_grid
@@ -136,14 +135,15 @@ class Colorizer:
         probs = torch.softmax(self.logits(L, None if shift is None else shift[None]), dim=1)
         where = torch.tensor([[[[2 * (x + 0.5) / w - 1, 2 * (y + 0.5) / h - 1]]]])
         at = F.grid_sample(probs.cpu(), where.to(probs.dtype), align_corners=False)[0, :, 0, 0]
-        lightness = float(gray_to_l(torch.tensor(float(gray[int(y), int(x)]))))
+        # each colour as the output would show it at that pixel: through the same
+        # compose, which pulls a colour the sRGB gamut lacks in at the pixel's lightness
+        pixel = np.ascontiguousarray(gray[int(y) : int(y) + 1, int(x) : int(x) + 1])
         out = []
         for ab, share in bins.families(at, self.centres.cpu())[:MAX_CANDIDATES]:
             if share < MIN_SHARE:
                 break
-            lab = torch.tensor([lightness, float(ab[0]), float(ab[1])]).view(3, 1, 1)
-            rgb = tuple(int(v) for v in (lab_to_rgb(lab).view(3) * 255).round().tolist())
-            out.append(Candidate(rgb, round(share, 4)))  # type: ignore[arg-type]
+            rgb = compose(pixel, ab.float().view(2, 1, 1), 8)[0, 0]
+            out.append(Candidate(tuple(int(v) for v in rgb), round(share, 4)))  # type: ignore[arg-type]
         return out
 
     def colorize_gray(
