@@ -1,6 +1,7 @@
 """Throughput of colorize-cli: model only, end to end, and where the time goes.
 
     python benchmarks/throughput.py [--device cpu] [--batch-size 8] [--count 64] [--runs 3]
+        [--weights FILE]
 
 Makes its own synthetic grey photos (``--count`` of ``--width`` x ``--height``, JPEG) in a
 temporary folder, then measures on the same device and settings:
@@ -112,9 +113,10 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=768)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=Options.workers)
+    ap.add_argument("--weights", type=Path, default=None, help="default: the shipped weights")
     args = ap.parse_args()
 
-    col = Colorizer(device=args.device)
+    col = Colorizer(args.weights, device=args.device)
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp, "in")
         src.mkdir()
