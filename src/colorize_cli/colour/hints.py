@@ -140,7 +140,10 @@ def apply_hints(
     mask, target = _hint_cells(hints, size, n, hint_ab(hints))
     pin = PIN * mask.ravel()
     model_n = F.avg_pool2d(model[None].double(), SOLVE_STEP)[0].numpy()
-    seen = F.interpolate(features[None].cpu().double(), size=(n, n), mode="bilinear")[0]
+    # unit length before blending (no point outweighs its neighbours) and after (the
+    # blend of two unit vectors is shorter)
+    seen = F.normalize(features[None].cpu().double(), dim=1)
+    seen = F.interpolate(seen, size=(n, n), mode="bilinear")[0]
     seen_n = F.normalize(seen, dim=0).numpy()
     A = _affinity_laplacian(L.numpy(), model_n, seen_n) + sp.diags(DECAY * SOLVE_STEP**2 + pin)
     rhs = np.stack([pin, pin * target[0].ravel(), pin * target[1].ravel()], axis=1)

@@ -80,8 +80,8 @@ class Colorizer:
         self, L: torch.Tensor, shift: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`logits`, and what hints need from the same pass: the encoder's features
-        ``(N, C, S/8, S/8)``, unit length at each point, float32 on the device (most
-        photos have no hints, so nothing is copied for them)."""
+        ``(N, C, S/8, S/8)``, as the network gave them and left on the device (most
+        photos have no hints, so nothing is done with them or copied for them)."""
         cuda = self.device.type == "cuda"
         x = normalise_l(L).to(self.device, non_blocking=cuda)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -92,7 +92,7 @@ class Colorizer:
             logits = logits + self._undo
         if shift is not None:
             logits = logits + shift.to(self.device)[:, :, None, None]
-        return logits, F.normalize(features.float(), dim=1)
+        return logits, features
 
     @torch.inference_mode()
     def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
