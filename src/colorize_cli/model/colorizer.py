@@ -25,7 +25,7 @@ from ..config import DEFAULT_REFERENCE_STRENGTH
 from ..files.controls import check_inside, reference_ab
 from ..files.read import decode_pil
 from .batch import stack_l
-from .device import pick_device
+from .device import autocast, pick_device
 from .net import normalise_l
 from .weights import WeightsError, load_weights
 
@@ -80,19 +80,19 @@ class Colorizer:
         self, L: torch.Tensor, shift: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`logits`, and what hints need from the same pass: the encoder's features
-        ``(N, C, S/8, S/8)``, as the network gave them and left on the device (most
-        photos have no hints, so nothing is done with them or copied for them)."""
+        ``(N, C, S/8, S/8)``, float32 on the device (most photos have no hints, so
+        nothing more is done with them or copied for them)."""
         cuda = self.device.type == "cuda"
         x = normalise_l(L).to(self.device, non_blocking=cuda)
         x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
+        with autocast(self.device):
             logits, features = self.net.forward_with_features(x)
         logits = logits.float()
         if self._undo is not None:
             logits = logits + self._undo
         if shift is not None:
             logits = logits + shift.to(self.device)[:, :, None, None]
-        return logits, features
+        return logits, features.float()
 
     @torch.inference_mode()
     def decode(self, logits: torch.Tensor, temperature: float | None = None) -> torch.Tensor:

@@ -1,4 +1,5 @@
-"""Choose the torch device from the user's ``--device``."""
+"""Choose the torch device from the user's ``--device``, and the precision the network
+runs in there."""
 
 from __future__ import annotations
 
@@ -26,3 +27,14 @@ def pick_device(name: str) -> torch.device:
     elif dev.type != "cpu":
         raise DeviceError(f"unsupported device {name!r} (use auto, cpu, cuda or cuda:N)")
     return dev
+
+
+def autocast(dev: torch.device, cuda_dtype: torch.dtype = torch.float16) -> torch.autocast:
+    """Run the network in half precision where the hardware makes that pay: on CUDA in
+    ``cuda_dtype``; on a CPU that multiplies bfloat16 natively (AVX512-BF16 or AMX) in
+    bfloat16, about twice as fast in inference and in training (model card); elsewhere in
+    float32, because an emulated bfloat16 is slower than float32."""
+    if dev.type == "cuda":
+        return torch.autocast("cuda", dtype=cuda_dtype)
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=native)

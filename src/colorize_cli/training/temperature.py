@@ -25,6 +25,7 @@ from ..colour import bins
 from ..colour.resample import thumbnail
 from ..colour.rgb import compose
 from ..model.batch import stack_l
+from ..model.device import autocast
 from ..model.net import normalise_l
 from ..model.weights import ModelSpec
 from . import metrics
@@ -68,7 +69,8 @@ def choose(weights: Path, val_paths: list[Path], sources: list[str]) -> tuple[Mo
         for i in range(0, len(decoded), 32):
             L = stack_l([thumbnail(d.gray, size) for d in decoded[i : i + 32]])
             x = normalise_l(L).to(col.device).contiguous(memory_format=torch.channels_last)
-            logits = col.net(x).float().cpu() + shift[:, None, None]
+            with autocast(col.device):  # as colorize will run it
+                logits = col.net(x).float().cpu() + shift[:, None, None]
             for t in TEMPERATURES:
                 ab_by_t[t].append(bins.annealed_mean(logits, centres, t))
         rows = []

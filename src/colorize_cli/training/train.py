@@ -312,7 +312,7 @@ def main(
     \b
         colorize-train MY_PHOTOS --init-from shipped --minutes 30 --run runs/mine
     """
-    from ..model.device import pick_device
+    from ..model.device import autocast, pick_device
 
     recipe = FINE_TUNE if init_from is not None else SCRATCH
     lr = recipe.lr if lr is None else lr
@@ -398,7 +398,6 @@ def main(
     click.echo(f"{len(centres)} a/b classes, device {dev}, {torch.get_num_threads()} threads")
 
     log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run
-    use_amp = dev.type == "cuda"
     last_ckpt, tick, seen, losses = time.time(), time.time(), 0, []
 
     def checkpoint() -> None:
@@ -434,7 +433,7 @@ def main(
             dev, non_blocking=True
         )
         x = normalise_l(lab[:, :1]).contiguous(memory_format=torch.channels_last)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
+        with autocast(dev, torch.bfloat16):
             logits = net(x)
         loss = class_loss(logits, targets_ab(lab), centres_d, class_w_d)
         opt.zero_grad(set_to_none=True)
