@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from colorize_cli.files.claims import CLAIM_MARK
+from colorize_cli.files.claims import CLAIM_MARK, remove_temps
 from colorize_cli.files.formats import is_image_name
 from colorize_cli.files.read import ReadError, read_image
-from colorize_cli.files.write import TEMP_MARK
+from colorize_cli.files.write import TEMP_MARK, temp_path
 
 from conftest import photo_like, run_cli, save_gray, tree_snapshot
 
@@ -273,6 +273,31 @@ def test_ctrl_c_stops_promptly_with_summary_and_exit_130(tmp_path, forty_images)
     n = _assert_all_outputs_complete(out)
     done = [json.loads(x) for x in manifest.read_text().splitlines()]
     assert sum(x["status"] == "done" for x in done) == n < 40
+
+
+def test_a_dead_writers_temporary_files_go_and_nothing_else(tmp_path):
+    """When a Ray film worker dies (on any node: its pid means nothing here), the driver,
+    which holds the frames' claims, removes what the worker was writing: the temporary
+    files of those frames, whatever pid wrote them, and nothing else."""
+    out = tmp_path / "out" / "reel"
+    out.mkdir(parents=True)
+    frames = [out / f"frame_{i:04d}.png" for i in range(3)]
+    frames[0].write_bytes(b"complete")
+    dead = [
+        out / f".frame_0001.png.{os.getpid()}{TEMP_MARK}",
+        out / f".frame_0002.png.999999{TEMP_MARK}",
+        temp_path(frames[2]),
+    ]
+    others = [
+        out / f".frame_0003.png.123{TEMP_MARK}",  # another frame: not this film's to clean
+        out / ".frame_0001.png.notes",  # not one of ours
+        tmp_path / "out" / f".frame_0001.png.{os.getpid()}{TEMP_MARK}",  # another folder
+    ]
+    for p in dead + others:
+        p.write_bytes(b"partial")
+    remove_temps(frames[1:])
+    assert [p for p in dead if p.exists()] == []
+    assert all(p.exists() for p in others) and frames[0].read_bytes() == b"complete"
 
 
 def test_two_runs_at_once_write_each_output_once(tmp_path, forty_images):

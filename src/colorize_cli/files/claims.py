@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from .write import TEMP_MARK, parse_temp_pid
+from .write import TEMP_MARK, parse_temp
 
 CLAIM_MARK = ".colorize-lock"
 # A claim older than this is stale even if its pid is alive again (pids are reused after a
@@ -92,7 +93,8 @@ def clean_stale(root: Path) -> int:
                 stack.append(Path(entry.path))
                 continue
             if entry.name.endswith(TEMP_MARK):
-                pid = parse_temp_pid(entry.name)
+                temp = parse_temp(entry.name)
+                pid = None if temp is None else temp[1]
             elif entry.name.endswith(CLAIM_MARK):
                 pid = _claim_owner(Path(entry.path))
             else:
@@ -102,3 +104,23 @@ def clean_stale(root: Path) -> int:
                     os.unlink(entry.path)
                     removed += 1
     return removed
+
+
+def remove_temps(dests: Iterable[Path]) -> None:
+    """Remove the temporary files of ``dests``, whoever wrote them: for outputs whose
+    claims this process holds and whose writer is known to have died. A Ray worker may
+    have run on another node, where its pid means nothing here, so :func:`clean_stale`
+    could not tell."""
+    wanted: dict[Path, set[str]] = {}
+    for dest in dests:
+        wanted.setdefault(dest.parent, set()).add(dest.name)
+    for folder, names in wanted.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            temp = parse_temp(entry.name)
+            if temp is not None and temp[0] in names:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)

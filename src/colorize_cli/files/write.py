@@ -54,12 +54,13 @@ def temp_path(dest: Path) -> Path:
     return dest.with_name(f".{dest.name}.{os.getpid()}{TEMP_MARK}")
 
 
-def parse_temp_pid(name: str) -> int | None:
-    """The pid that wrote a temporary file, or None if ``name`` is not one of ours."""
+def parse_temp(name: str) -> tuple[str, int] | None:
+    """The output's name and the writer's pid of a temporary file (:func:`temp_path`),
+    or None if ``name`` is not one of ours."""
     if not (name.startswith(".") and name.endswith(TEMP_MARK)):
         return None
-    pid = name[: -len(TEMP_MARK)].rsplit(".", 1)[-1]
-    return int(pid) if pid.isdigit() else None
+    dest, _, pid = name[1 : -len(TEMP_MARK)].rpartition(".")
+    return (dest, int(pid)) if dest and pid.isdigit() else None
 
 
 def write_atomic(dest: Path, encode: Callable[[BinaryIO], None], overwrite: bool) -> None:

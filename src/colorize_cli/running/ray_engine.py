@@ -386,6 +386,7 @@ class RayEngine(Run):
                 if dest.exists() and dest not in self._existed:
                     del todo[dest]
                     self._report(Result(job.source, dest, DONE, film=job.sequence))
+            claims.remove_temps(todo)  # what it was writing when it died
             if not todo:
                 return
             if attempt < FILM_ATTEMPTS:
