@@ -3,6 +3,8 @@ runs in there."""
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -36,5 +38,12 @@ def autocast(dev: torch.device, cuda_dtype: torch.dtype = torch.float16) -> torc
     float32, because an emulated bfloat16 is slower than float32."""
     if dev.type == "cuda":
         return torch.autocast("cuda", dtype=cuda_dtype)
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=native)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_has_bf16())
+
+
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 natively. torch's checks are private and not
+    in every torch this package accepts; without them, float32 (never slower)."""
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
