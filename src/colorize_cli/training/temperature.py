@@ -25,8 +25,6 @@ from ..colour import bins
 from ..colour.resample import thumbnail
 from ..colour.rgb import compose
 from ..model.batch import stack_l
-from ..model.device import autocast
-from ..model.net import normalise_l
 from ..model.weights import ModelSpec
 from . import metrics
 from .evaluate import grey_rgb, load_photo
@@ -62,15 +60,16 @@ def choose(weights: Path, val_paths: list[Path], sources: list[str]) -> tuple[Mo
         # decoded batch by batch: the logits of thousands of photos at 224 would not fit
         # in memory (247 floats per output pixel), their a/b maps do
         centres = col.centres.cpu()
+        # the colorizer already takes back the file's own share: shift by the difference
         shift = torch.zeros(len(centres))
-        if undo:
-            shift = undo * bins.rebalancing_shift(col.spec.prior, centres)
+        if undo != col.spec.undo_rebalancing:
+            shift = (undo - col.spec.undo_rebalancing) * bins.rebalancing_shift(
+                col.spec.prior, centres
+            )
         ab_by_t: dict[float, list[torch.Tensor]] = {t: [] for t in TEMPERATURES}
         for i in range(0, len(decoded), 32):
             L = stack_l([thumbnail(d.gray, size) for d in decoded[i : i + 32]])
-            x = normalise_l(L).to(col.device).contiguous(memory_format=torch.channels_last)
-            with autocast(col.device):  # as colorize will run it
-                logits = col.net(x).float().cpu() + shift[:, None, None]
+            logits = col.logits(L, shift.expand(len(L), -1)).cpu()  # as colorize runs it
             for t in TEMPERATURES:
                 ab_by_t[t].append(bins.annealed_mean(logits, centres, t))
         rows = []
