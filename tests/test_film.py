@@ -358,21 +358,23 @@ def test_truncated_video_fails_alone(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "out").iterdir() if p.name.startswith(".")] == []
 
 
-def _start_film_run(tmp_path: Path) -> tuple[subprocess.Popen, Path, Path]:
-    """A 240-frame film being coloured by the CLI in a subprocess, once it has started
-    writing its output."""
+def _start_film_run(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, Path, Path]:
+    """A 240-frame film being coloured by the CLI in a subprocess (with ``args``), once
+    it has started writing its output."""
     src = tmp_path / "long.mp4"
     make_video(src, frames=240, size=(320, 240), audio=False)
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    env = {**(env or os.environ), "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "colorize_cli", str(src), str(out)],
+        [sys.executable, "-m", "colorize_cli", str(src), str(out), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
         cwd=REPO,
     )
-    deadline = time.time() + 120
+    deadline = time.time() + 180
     while time.time() < deadline and not any(out.glob(".*colorize-tmp")):
         time.sleep(0.05)
     assert any(out.glob(".*colorize-tmp")), "the run never started writing"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -15,7 +16,13 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
-from test_film import _grainy_shot, _numbered_box_and_pan, describe, make_video
+from test_film import (
+    _grainy_shot,
+    _numbered_box_and_pan,
+    _start_film_run,
+    describe,
+    make_video,
+)
 
 from conftest import REPO, run_cli, save_gray
 
@@ -148,6 +155,15 @@ def test_a_film_whose_worker_is_killed_is_finished_as_if_nothing_happened(
         ours = np.asarray(Image.open(out / name), np.int16)
         theirs = np.asarray(Image.open(tmp_path / "whole" / "reel" / name), np.int16)
         assert np.abs(ours - theirs).max() <= 1, name
+
+
+def test_an_interrupted_film_on_ray_exits_130_and_leaves_nothing(tmp_path: Path) -> None:
+    """Ctrl-C cancels the film's task, which kills its worker mid-video: the driver
+    waits for it to die, then removes the temporary file it was writing."""
+    proc, _, out = _start_film_run(tmp_path, "--engine", "ray", env=RAY_ENV)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=120) == 130
+    assert list(out.iterdir()) == []
 
 
 def test_missing_ray_says_what_to_install(tmp_path: Path) -> None:

@@ -54,6 +54,7 @@ from .claim import Run, begin, ends_the_run
 # each film task one GPU instead.
 FILM_CPUS = 2
 FILM_ATTEMPTS = 3  # a film whose worker dies is started again, at most this often in all
+CANCEL_WAIT_S = 10.0  # how long a stopped run waits for its cancelled films' workers to die
 
 
 class EngineError(Exception):
@@ -360,6 +361,28 @@ class RayEngine(Run):
         finally:  # the films' claims are released with the run's
             for gen in running:
                 ray.cancel(gen, force=True)  # finished frames are complete; nothing else
+            self._wind_down(running)
+
+    def _wind_down(self, running: dict[Any, tuple[list[Job], dict[Path, Job], int]]) -> None:
+        """After a stop, wait for each cancelled film's worker to die, report the frames
+        it finished meanwhile, and remove the temporary file it was writing: a killed
+        worker cannot, and one on another node is out of reach of the next run's clean.
+        """
+        import ray
+
+        deadline = time.monotonic() + CANCEL_WAIT_S
+        for gen, (_, todo, _) in running.items():
+            while (left := deadline - time.monotonic()) > 0:
+                if not ray.wait([gen], timeout=left)[0]:
+                    break
+                try:
+                    item = ray.get(next(gen))
+                except (StopIteration, ray.exceptions.RayError):  # its end, or its death
+                    break
+                if isinstance(item, Result):
+                    todo.pop(item.dest, None)  # type: ignore[arg-type]
+                    self._report(item)
+            claims.remove_temps(todo)
 
     def _next_of_film(
         self,
