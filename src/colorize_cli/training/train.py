@@ -24,10 +24,11 @@ from torch.nn import functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..colour import bins
-from ..colour.lab import lab_to_rgb
+from ..colour.lab import gray_to_l, lab_to_rgb
 from ..model.net import DECODER_CHANNELS, Architecture, ColorizerNet, normalise_l
 from ..model.resnet import ImageNetEncoder, load_imagenet
 from ..model.weights import ModelSpec, load_weights, save_weights, shipped_path
+from .degrade import archive_mix, degrade
 from .metrics import stratified_mean
 from .traindata import (
     CACHE_SIZES,
@@ -67,6 +68,20 @@ def class_loss(
     logp = F.log_softmax(logits.float(), dim=1)
     pixel_w = weights[target.argmax(dim=1)]
     return -(pixel_w * (target * logp).sum(dim=1)).mean()
+
+
+def degraded_l(lab: torch.Tensor, share: float, rng: np.random.Generator) -> torch.Tensor:
+    """The batch's L with ``share`` of its photos degraded as archive photos are
+    (:func:`~colorize_cli.training.degrade.archive_mix`); the targets stay the clean a/b,
+    so the network learns the clean photo's colour from a damaged print."""
+    L = lab[:, :1].clone()
+    rgb = None
+    for j in range(len(lab)):
+        if rng.random() < share:
+            rgb = lab_to_rgb(lab[:, :3]) if rgb is None else rgb
+            kinds, strength = archive_mix(rng)
+            L[j, 0] = gray_to_l(degrade(rgb[j], kinds, strength, rng))
+    return L
 
 
 def lr_at(step: int, progress: float, peak: float, warmup: int) -> float:
@@ -121,16 +136,20 @@ def validate(
     device: torch.device,
     sources: list[str],
     temperatures: tuple[float, ...] = (1.0, 0.6, DEFAULT_TEMPERATURE),
+    inputs: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """Validation loss and RGB PSNR per decoding temperature, beside the grey baseline:
     over all crops (``val_psnr_*``) and as the mean over ``sources`` (``val_spsnr_*``,
-    each crop's source set; the figure that chooses settings and checkpoints)."""
+    each crop's source set; the figure that chooses settings and checkpoints). With
+    ``inputs``, the network sees these L ``(N, 1, H, W)`` (degraded copies) instead of
+    the crops' own, and is scored against the clean crops."""
     net.eval()
     losses: list[float] = []
     mse: dict[float | str, list[float]] = {t: [] for t in (*temperatures, "grey")}
     for i in range(0, len(val), 64):
         lab = to_lab(val[i : i + 64]).to(device)
-        logits = net(normalise_l(lab[:, :1]))
+        seen = lab[:, :1] if inputs is None else inputs[i : i + 64].to(device)
+        logits = net(normalise_l(seen))
         target = targets_ab(lab)
         losses += [
             class_loss(lg[None], tg[None], centres, weights).item()
@@ -235,6 +254,16 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     f"decay per step, 0 for the weights themselves [default: {SCRATCH.ema:g}; "
     f"{FINE_TUNE.ema:g} with --init-from].",
 )
+@click.option(
+    "--degrade",
+    "degrade_share",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Share of training photos whose input L is degraded as an archive photo's is "
+    "(grain, blur, fading, stains, halftone, toning...); the targets stay the clean "
+    "colours. Validation is then also scored on degraded copies (dval_*).",
+)
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option(
@@ -295,6 +324,7 @@ def main(
     seed: int,
     balance_sources: float,
     ema_decay: float | None,
+    degrade_share: float,
     device: str,
     threads: int | None,
     init_from: str | None,
@@ -395,6 +425,13 @@ def main(
         return trained >= budget if budget is not None else step >= steps
 
     centres_d, class_w_d = centres.to(dev), class_w.to(dev)
+    # the held-out crops degraded once, with a seed of their own, so every validation
+    # scores the same damaged copies
+    val_degraded = (
+        degraded_l(to_lab(cache.val), 1.0, np.random.default_rng(seed + 1))
+        if degrade_share
+        else None
+    )
     click.echo(f"{len(centres)} a/b classes, device {dev}, {torch.get_num_threads()} threads")
 
     log = open(run_dir / "log.jsonl", "a")  # noqa: SIM115 - open for the whole run
@@ -432,7 +469,8 @@ def main(
         lab = random_batch(cache.train, batch_size, crop, rng, draw, whole).to(
             dev, non_blocking=True
         )
-        x = normalise_l(lab[:, :1]).contiguous(memory_format=torch.channels_last)
+        L = degraded_l(lab, degrade_share, rng) if degrade_share else lab[:, :1]
+        x = normalise_l(L).contiguous(memory_format=torch.channels_last)
         with autocast(dev, torch.bfloat16):
             logits = net(x)
         loss = class_loss(logits, targets_ab(lab), centres_d, class_w_d)
@@ -455,6 +493,7 @@ def main(
                 "lr": opt.param_groups[0]["lr"],
                 "ips": seen / (now - tick),
                 "crop": crop,
+                **({"degrade": degrade_share} if degrade_share else {}),
                 **({"whole": True} if whole else {}),
                 "time": now,
             }
@@ -473,6 +512,17 @@ def main(
             if ema is not None:  # the weights themselves beside their average, to compare
                 raw = validate(net, cache.val, centres_d, class_w_d, dev, val_sources)
                 scores |= {f"raw_{k}": v for k, v in raw.items()}
+            if val_degraded is not None:
+                damaged = validate(
+                    scored(),
+                    cache.val,
+                    centres_d,
+                    class_w_d,
+                    dev,
+                    val_sources,
+                    inputs=val_degraded,
+                )
+                scores |= {f"d{k}": v for k, v in damaged.items()}
             rec = {"step": step, **scores}
             log.write(json.dumps(rec) + "\n")
             log.flush()
