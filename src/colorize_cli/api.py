@@ -46,11 +46,13 @@ def colorize_paths(
     colorizer: Colorizer | None = None,
     on_result: Callable[[Result], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
     """Colour each job's source into its destination (with the job's reference and hints,
     if it has them; frames of one ``sequence`` in order, with one temporal state); see
-    :class:`Summary`. ``on_frames`` hears of a video's frames as they are coloured."""
+    :class:`Summary`. ``on_frames`` hears of a video's frames as they are coloured,
+    ``on_notice`` of what the run got past (a lost cluster node), in one line."""
     colorizer = colorizer or Colorizer(options.weights, options.device, options.temperature)
     if colorizer.spec.prior is None and any(job.reference for job in jobs):
         raise WeightsError("a reference photo needs weights that carry their training prior")
@@ -68,7 +70,7 @@ def colorize_paths(
     stop = stop or threading.Event()
     engine: Pipeline | RayEngine
     if options.engine == "ray":
-        engine = RayEngine(options, colorizer.input_size, report, stop)
+        engine = RayEngine(options, colorizer.input_size, report, stop, on_notice)
     else:
         engine = Pipeline(colorizer, options, report, on_frames, stop)
     engine.run(jobs)
@@ -89,6 +91,7 @@ def colorize_dir(
     on_total: Callable[[int], None] | None = None,
     on_frames: Callable[[int], None] | None = None,
     on_films: Callable[[dict[str, int]], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
 ) -> Summary:
     """Colour every photo and video under ``src`` (a folder, or one file) into a mirror
@@ -99,7 +102,7 @@ def colorize_dir(
     files are coloured as one sequence each. ``on_films`` hears the folders taken as
     films (their frame pattern and count) before any work, ``on_total`` the work to do
     in units of a photo or a video frame, ``on_result`` of each file as it finishes and
-    ``on_frames`` of a video's frames as they go.
+    ``on_frames`` of a video's frames as they go, ``on_notice`` of what the run got past.
 
     Existing outputs are skipped unless ``options.overwrite``; files that are not images
     are counted as ignored; unreadable files are reported as failed and the run goes on.
@@ -131,6 +134,7 @@ def colorize_dir(
         colorizer=colorizer,
         on_result=on_result,
         on_frames=on_frames,
+        on_notice=on_notice,
         stop=stop,
     )
     summary.failed += pre.failed

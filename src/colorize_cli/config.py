@@ -70,3 +70,4 @@ class Options:
     video_crf: int = DEFAULT_VIDEO_CRF
     engine: str = "local"  # or "ray": running/ray_engine.py
     ray_address: str | None = None  # None: start a local Ray; "auto" or "ray://host:port"
+    debug: bool = False  # let Ray's own log lines through to the terminal

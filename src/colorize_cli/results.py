@@ -22,6 +22,7 @@ class Result:
     hints: int = 0  # how many colour hints were applied
     frames: int | None = None  # a video's frames written; None for a photo
     film: str | None = None  # the frame sequence it belongs to (folder/pattern), if any
+    redone: bool = False  # begun on a cluster node that was lost, finished on another
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Summary:
     failed: int = 0
     ignored: int = 0
     not_attempted: int = 0
+    redone: int = 0  # of those done, how many were redone after a lost cluster node
     frames: int = 0  # photos and video frames coloured (a photo is one frame)
     seconds: float = 0.0
     interrupted: bool = False
@@ -42,6 +44,7 @@ class Summary:
     def add(self, result: Result) -> None:
         if result.status == DONE:
             self.done += 1
+            self.redone += result.redone
             self.frames += 1 if result.frames is None else result.frames
         elif result.status == SKIPPED:
             self.skipped += 1

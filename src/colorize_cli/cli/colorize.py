@@ -7,6 +7,7 @@ stopped early), 2 usage error, 130 interrupted.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -111,6 +112,13 @@ from .options import device_option, temperature_option, weights_option
     "reference, hints).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="COLORIZE_DEBUG",
+    help="With --engine ray: let Ray's own log lines through to the terminal (otherwise "
+    "they go to a log file, kept and named when the run fails). Also COLORIZE_DEBUG=1.",
+)
 @click.version_option(package_name=DISTRIBUTION, message="%(prog)s (%(package)s) %(version)s")
 def main(
     src: Path,
@@ -132,14 +140,18 @@ def main(
     ray_address: str | None,
     manifest: Path | None,
     quiet: bool,
+    debug: bool,
 ) -> None:
     """Colour every black-and-white photo, film frame and video under IN into a mirror
     under OUT."""
+    from rich.console import Console
+
     from ..api import Colorizer, EngineError, OutputError, colorize_dir
     from ..files.manifest import Manifest
     from ..model.device import DeviceError
     from ..model.weights import WeightsError
     from .progress import Reporter
+    from .ray_output import ray_output_aside
 
     options = Options(
         batch_size=batch_size,
@@ -157,6 +169,7 @@ def main(
         video_crf=video_crf,
         engine=engine,
         ray_address=ray_address,
+        debug=debug,
     )
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
@@ -174,32 +187,40 @@ def main(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    reporter = Reporter(quiet)
     log = Manifest(manifest) if manifest else None
+    with ray_output_aside(engine == "ray" and not debug) as aside:
+        console = Console(file=aside.terminal, highlight=False, soft_wrap=True)
+        reporter = Reporter(quiet, console)
 
-    def on_result(result: object) -> None:
-        reporter(result)  # type: ignore[arg-type]
-        if log:
-            log.write(result)  # type: ignore[arg-type]
+        def on_result(result: object) -> None:
+            reporter(result)  # type: ignore[arg-type]
+            if log:
+                log.write(result)  # type: ignore[arg-type]
 
-    try:
-        summary = colorize_dir(
-            src,
-            dst,
-            options,
-            colorizer=colorizer,
-            on_result=on_result,
-            on_total=reporter.start,
-            on_frames=reporter.frames,
-            on_films=reporter.films,
-            stop=stop,
-        )
-    except (OutputError, EngineError) as exc:
-        raise click.UsageError(str(exc)) from None
-    finally:
-        if log:
-            log.close()
-    reporter.finish(summary)
+        try:
+            summary = colorize_dir(
+                src,
+                dst,
+                options,
+                colorizer=colorizer,
+                on_result=on_result,
+                on_total=reporter.start,
+                on_frames=reporter.frames,
+                on_films=reporter.films,
+                on_notice=reporter.notice,
+                stop=stop,
+            )
+        except (OutputError, EngineError) as exc:
+            raise click.UsageError(str(exc)) from None
+        finally:
+            if log:
+                log.close()
+        reporter.finish(summary)
+        aside.keep = summary.exit_code != 0
+    if engine == "ray":  # Ray's threads may still wait on a lost head: leave without them
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(summary.exit_code)
     sys.exit(summary.exit_code)
 
 

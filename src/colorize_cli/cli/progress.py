@@ -72,6 +72,11 @@ class Reporter:
             self.console.print(f"film: ... and {len(found) - FILMS_LISTED} more folders")
         self.console.print("(--no-sequence colours every photo on its own)")
 
+    def notice(self, message: str) -> None:
+        """Something the run met and got past (a lost cluster node): said even with
+        ``--quiet``, since the run's figures depend on it."""
+        self.console.print(f"[yellow]{escape(message)}[/yellow]")
+
     def frames(self, n: int) -> None:
         """``n`` more frames of the video being coloured."""
         self._frames += n
@@ -116,7 +121,7 @@ class Reporter:
         if self.quiet:
             return
         parts = [
-            f"{summary.done} done",
+            f"{summary.done} done" + (f" ({summary.redone} redone)" if summary.redone else ""),
             f"{summary.skipped} skipped",
             f"{summary.failed} failed",
             f"{summary.ignored} ignored",

@@ -2,7 +2,10 @@
 and clean-up of what a killed run left behind (claims and temporary files).
 
 A claim is ``.NAME.colorize-lock`` beside the output, created exclusively and holding the
-claiming process's pid; a claim whose process is gone is stale and may be taken over.
+claiming process's pid and machine (:class:`~colorize_cli.files.write.Writer`); a claim
+whose process is gone is stale and may be taken over. A process of another machine (runs
+sharing OUT over a cluster's storage) cannot be seen from here, so its claims and
+temporary files are trusted until :data:`CLAIM_MAX_AGE_S` old.
 """
 
 from __future__ import annotations
@@ -10,10 +13,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .write import TEMP_MARK, parse_temp
+from .write import TEMP_MARK, Writer, parse_temp, parse_writer, this_writer
 
 CLAIM_MARK = ".colorize-lock"
 # A claim older than this is stale even if its pid is alive again (pids are reused after a
@@ -41,20 +44,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _claim_owner(path: Path) -> int | None:
-    """The pid holding a claim, or None if the claim is unreadable or too old to trust."""
+def writer_gone(writer: Writer, age_s: float) -> bool:
+    """Whether the writer of a claim or temporary file ``age_s`` old is known to be gone:
+    a dead process of this machine, or anyone's once too old to trust."""
+    return age_s > CLAIM_MAX_AGE_S or (writer.here and not _alive(writer.pid))
+
+
+def _claim_owner(path: Path) -> Writer | None:
+    """Who holds a claim, or None if the claim is unreadable or too old to trust."""
     try:
         if time.time() - path.stat().st_mtime > CLAIM_MAX_AGE_S:
             return None
-        text = path.read_text().strip()
+        text = path.read_text()
     except OSError:
         return None
-    return int(text) if text.isdigit() else None
+    return parse_writer(text)
 
 
-def try_claim(dest: Path) -> int | None:
-    """Claim ``dest`` for this process. Returns None on success, else the pid of the live
-    process that holds it. Creates the output folder if needed."""
+def try_claim(dest: Path) -> Writer | None:
+    """Claim ``dest`` for this process. Returns None on success, else the live process
+    that holds it. Creates the output folder if needed."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     path = claim_path(dest)
     for _ in range(2):
@@ -62,15 +71,15 @@ def try_claim(dest: Path) -> int | None:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             owner = _claim_owner(path)
-            if owner is not None and _alive(owner):
+            if owner is not None and not writer_gone(owner, 0.0):
                 return owner
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # stale: its process died
             continue
         with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
+            f.write(this_writer().tag)
         return None
-    return _claim_owner(path) or -1
+    return _claim_owner(path) or Writer(-1, "")
 
 
 def release(dest: Path) -> None:
@@ -94,23 +103,24 @@ def clean_stale(root: Path) -> int:
                 continue
             if entry.name.endswith(TEMP_MARK):
                 temp = parse_temp(entry.name)
-                pid = None if temp is None else temp[1]
+                writer = None if temp is None else temp[1]
             elif entry.name.endswith(CLAIM_MARK):
-                pid = _claim_owner(Path(entry.path))
+                writer = _claim_owner(Path(entry.path))
             else:
                 continue
-            if pid is None or not _alive(pid):
-                with contextlib.suppress(OSError):
+            with contextlib.suppress(OSError):
+                age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+                if writer is None or writer_gone(writer, age):
                     os.unlink(entry.path)
                     removed += 1
     return removed
 
 
-def remove_temps(dests: Iterable[Path]) -> None:
-    """Remove the temporary files of ``dests``, whoever wrote them: for outputs whose
-    claims this process holds and whose writer is known to have died. A Ray worker may
-    have run on another node, where its pid means nothing here, so :func:`clean_stale`
-    could not tell."""
+def remove_temps(dests: Iterable[Path], by: Callable[[Writer], bool] | None = None) -> None:
+    """Remove the temporary files of ``dests`` written by anyone (or by the writers that
+    ``by`` picks): for outputs whose claims this process holds and whose writer is known
+    to have died. A Ray worker may have run on another node, where its pid means nothing
+    here, so :func:`clean_stale` could not tell."""
     wanted: dict[Path, set[str]] = {}
     for dest in dests:
         wanted.setdefault(dest.parent, set()).add(dest.name)
@@ -121,6 +131,6 @@ def remove_temps(dests: Iterable[Path]) -> None:
             continue
         for entry in entries:
             temp = parse_temp(entry.name)
-            if temp is not None and temp[0] in names:
+            if temp is not None and temp[0] in names and (by is None or by(temp[1])):
                 with contextlib.suppress(OSError):
                     os.unlink(entry.path)

@@ -33,6 +33,7 @@ class Manifest:
             "hints": r.hints,
             "frames": r.frames,
             "film": r.film,
+            "redone": r.redone,
         }
         self._file.write(json.dumps(rec, ensure_ascii=False) + "\n")
         self._file.flush()

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import shutil
+import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -50,17 +53,55 @@ def check_writable(folder: Path) -> None:
         raise OutputError(f"cannot write to {folder}: {exc.strerror or exc}") from None
 
 
+@dataclass(frozen=True)
+class Writer:
+    """Who writes a temporary file or holds a claim: a process on a machine. Runs on
+    several machines may share one OUT (a cluster's shared storage), where a pid alone
+    names a process of whichever machine reads it."""
+
+    pid: int
+    host: str  # :data:`HOST` of its machine
+
+    @property
+    def here(self) -> bool:
+        return self.host == HOST
+
+    @property
+    def tag(self) -> str:
+        return f"{self.pid}-{self.host}"
+
+
+def host_id(hostname: str) -> str:
+    """A short, file-name-safe id of a machine (host names may hold dots)."""
+    return hashlib.sha1(hostname.encode()).hexdigest()[:8]
+
+
+HOST = host_id(socket.gethostname())
+
+
+def this_writer() -> Writer:
+    return Writer(os.getpid(), HOST)
+
+
+def parse_writer(tag: str) -> Writer | None:
+    """:attr:`Writer.tag` back to a Writer; a bare pid (written before hosts were
+    recorded) is taken as this machine's."""
+    pid, _, host = tag.strip().partition("-")
+    return Writer(int(pid), host or HOST) if pid.isdigit() else None
+
+
 def temp_path(dest: Path) -> Path:
-    return dest.with_name(f".{dest.name}.{os.getpid()}{TEMP_MARK}")
+    return dest.with_name(f".{dest.name}.{this_writer().tag}{TEMP_MARK}")
 
 
-def parse_temp(name: str) -> tuple[str, int] | None:
-    """The output's name and the writer's pid of a temporary file (:func:`temp_path`),
-    or None if ``name`` is not one of ours."""
+def parse_temp(name: str) -> tuple[str, Writer] | None:
+    """The output's name and the writer of a temporary file (:func:`temp_path`), or None
+    if ``name`` is not one of ours."""
     if not (name.startswith(".") and name.endswith(TEMP_MARK)):
         return None
-    dest, _, pid = name[1 : -len(TEMP_MARK)].rpartition(".")
-    return (dest, int(pid)) if dest and pid.isdigit() else None
+    dest, _, tag = name[1 : -len(TEMP_MARK)].rpartition(".")
+    writer = parse_writer(tag)
+    return (dest, writer) if dest and writer else None
 
 
 def write_atomic(dest: Path, encode: Callable[[BinaryIO], None], overwrite: bool) -> None:

@@ -67,7 +67,8 @@ def begin(
                 job.source,
                 job.dest,
                 SKIPPED,
-                f"being written by another run (pid {holder})",
+                "being written by another run (pid "
+                f"{holder.pid}{'' if holder.here else ' on another machine'})",
                 film=job.sequence,
             )
         )

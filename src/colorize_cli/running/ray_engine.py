@@ -47,8 +47,12 @@ from ..config import Options, install_extra
 from ..files import claims
 from ..files.discover import Job
 from ..files.formats import is_video_name
+from ..files.write import Writer, host_id
 from ..results import DONE, FAILED, SKIPPED, Result
 from .claim import Run, begin, ends_the_run
+from .ray_cluster import EngineError, Node, Watch, connect, leave
+
+__all__ = ["EngineError", "RayEngine", "films_of"]
 
 # A film task's share of a CPU node: its decode, model and write threads. A GPU node gives
 # each film task one GPU instead.
@@ -57,8 +61,30 @@ FILM_ATTEMPTS = 3  # a film whose worker dies is started again, at most this oft
 CANCEL_WAIT_S = 10.0  # how long a stopped run waits for its cancelled films' workers to die
 
 
-class EngineError(Exception):
-    """The Ray engine cannot take this run (Ray is missing): a usage error."""
+HEAD_RESOURCE = "node:__internal_head__"  # Ray's mark of the head node
+ROWS_WAIT_S = 0.5  # how often the driver looks up from the rows to a stop or a lost node
+
+
+def _node_id() -> str:
+    import ray
+
+    return ray.get_runtime_context().get_node_id()
+
+
+class _Ledger:
+    """Actor beside the driver: the nodes each photo's stages ran on, so that when a node
+    is lost the driver knows which photos it had sent there (Ray Data retries them on
+    its own and says nothing)."""
+
+    def __init__(self) -> None:
+        self._nodes: dict[str, set[str]] = {}
+
+    def at(self, node: str, dests: list[str]) -> None:
+        for dest in dests:
+            self._nodes.setdefault(dest, set()).add(node)
+
+    def on(self, node: str) -> list[str]:
+        return [dest for dest, nodes in self._nodes.items() if node in nodes]
 
 
 def _job(row: dict[str, Any]) -> Job:
@@ -70,10 +96,11 @@ def _job(row: dict[str, Any]) -> Job:
     )
 
 
-def _decode(row: dict[str, Any], input_size: int) -> dict[str, Any]:
+def _decode(row: dict[str, Any], input_size: int, ledger: Any) -> dict[str, Any]:
     """CPU task: the model's small input for one photo, or why it cannot be read."""
     from .stages import prepare, read_failure
 
+    ledger.at.remote(_node_id(), [row["dest"]])
     t0 = time.perf_counter()
     try:
         thumb = prepare(_job(row), input_size).thumb
@@ -89,16 +116,18 @@ def _decode(row: dict[str, Any], input_size: int) -> dict[str, Any]:
 class _Model:
     """Actor: the colorizer loaded and checked once, then batch after batch of thumbnails."""
 
-    def __init__(self, options: Options) -> None:
+    def __init__(self, options: Options, ledger: Any) -> None:
         from ..model.colorizer import Colorizer
         from .stages import ReferenceShifts
 
         self.colorizer = Colorizer(options.weights, options.device, options.temperature)
         self._shifts = ReferenceShifts(self.colorizer, options.reference_strength)
+        self._ledger, self._node = ledger, _node_id()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..model.batch import stack_l, stack_shifts
 
+        self._ledger.at.remote(self._node, [str(d) for d in batch["dest"]])
         thumbs = [np.asarray(t, np.float32) for t in batch["thumb"]]
         refs = [self._shifts(Path(str(r))) if r else None for r in batch["reference"]]
         shift = stack_shifts(refs, len(self.colorizer.centres))
@@ -113,12 +142,13 @@ class _Model:
         return out
 
 
-def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, Any]:
+def _write(row: dict[str, Any], options: Options, input_size: int, ledger: Any) -> dict[str, Any]:
     """CPU task: decode the photo again, colour it with its a/b, write it atomically."""
     import torch
 
     from .stages import Hinted, colour_and_write, prepare, read_failure
 
+    ledger.at.remote(_node_id(), [row["dest"]])
     t0 = time.perf_counter()
     row["status"], row["reason"], row["fatal"], row["hints_used"] = DONE, "", False, 0
     if row["error"]:
@@ -146,16 +176,18 @@ def _write(row: dict[str, Any], options: Options, input_size: int) -> dict[str, 
     return row
 
 
-def _film(jobs: list[Job], todo: list[str], options: Options) -> Iterator[Result | str]:
+def _film(jobs: list[Job], todo: list[str], options: Options) -> Iterator[Result | str | Node]:
     """Ray generator task: one film (all its jobs, finished frames included, so that a
     restarted film warms its state up) through the local pipeline on this worker. Yields
-    each frame's Result as it is written, then the reason if the run must end (disk full).
+    the node it runs on, each frame's Result as it is written, then the reason if the
+    run must end (disk full).
     """
     import torch
 
     from ..model.colorizer import Colorizer
     from .pipeline import Pipeline
 
+    yield Node(_node_id(), "", "")
     if options.device == "cpu" or not torch.cuda.is_available():
         torch.set_num_threads(FILM_CPUS)
     colorizer = Colorizer(options.weights, options.device, options.temperature)
@@ -199,26 +231,6 @@ def films_of(jobs: list[Job]) -> tuple[list[Job], list[list[Job]]]:
     return photos, films
 
 
-def _connect(address: str | None) -> None:
-    import logging
-    import os
-
-    import ray
-
-    if ray.is_initialized():
-        return
-    # Ray's own notices (deprecations, actor restarts) are not the user's business here:
-    # failures come back as rows and are reported like the local engine's.
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    quiet = {"log_to_driver": False, "logging_level": "ERROR", "include_dashboard": False}
-    if address:
-        ray.init(address=address, **quiet)
-    else:  # a local instance: one machine is the smallest cluster
-        ray.init(**quiet)
-
-
 def _pool(options: Options) -> dict[str, Any]:
     """One model actor per GPU where the cluster has GPUs; otherwise one, on the CPU (it
     uses every core of its node through torch)."""
@@ -247,10 +259,20 @@ class RayEngine(Run):
         input_size: int,
         on_result: Callable[[Result], None],
         stop: threading.Event,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.options, self.input_size = options, input_size
         self.on_result = on_result
+        self.on_notice = on_notice or (lambda _: None)
         self._existed: set[Path] = set()
+        self._unreported: set[Path] = set()  # claimed here, not yet reported
+        self._redone: set[Path] = set()  # begun on a node that was lost
+        self._lost: queue.Queue[Node] = queue.Queue()  # from the watch, handled here
+        self._dead_hosts: set[str] = set()  # their writers' temporary files are garbage
+        self._head_lost = False
+        self._ledger: Any = None
+        self._film_nodes: dict[Any, str] = {}  # a running film's task -> its node
+        self._films_restarted: dict[str, int] = {}  # node -> films restarted from it
         super().__init__(stop)
 
     def run(self, jobs: list[Job]) -> None:
@@ -262,22 +284,48 @@ class RayEngine(Run):
         claimed = [self._claim(film) for film in films]
         mine = [j for j in photos if self._begin(j)]
         held = mine + [j for todo in claimed for j in todo]  # released when the run ends
-        if not held or self.stop.is_set():
-            for job in held:
-                claims.release(job.dest)
-            return
+        self._unreported = {j.dest for j in held}
+        watch, joined = None, False
         try:
-            _connect(self.options.ray_address)
+            if not held or self.stop.is_set():
+                return
+            joined = connect(self.options.ray_address, self.stop, self.options.debug)
+            if self.stop.is_set():
+                return
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False  # ours counts finished files
             ctx.print_on_execution_start = False
+            watch = Watch(self._lost.put, self._on_head_lost)
+            watch.start()
             if mine:
                 self._photos(mine)
             if not self.stop.is_set():
                 self._films(films, claimed)
         finally:
+            if watch is not None:
+                watch.ended.set()
+            self._sweep()
             for job in held:
                 claims.release(job.dest)
+            if joined:
+                leave(self._head_lost)
+
+    def _on_head_lost(self, address: str) -> None:
+        """From the watch: the head is gone; end the run (exit 1, with the summary)."""
+        self._head_lost = True
+        self.fatal = f"lost the Ray cluster at {address}: its head stopped answering"
+        self.stop.set()
+
+    def _sweep(self) -> None:
+        """What writers that died left of this run's outputs: temporary files of a dead
+        process here or of a lost node; after a lost head, of every output not reported
+        (its workers die with it)."""
+        dead = self._dead_hosts
+
+        def gone(writer: Writer) -> bool:
+            return self._head_lost or writer.host in dead or claims.writer_gone(writer, 0.0)
+
+        claims.remove_temps(self._unreported, gone)
 
     def _begin(self, job: Job) -> bool:
         return begin(job, self.options.overwrite, self.on_result, self.write_error)
@@ -289,11 +337,47 @@ class RayEngine(Run):
     def _report(self, result: Result) -> None:
         if result.dest is not None:
             claims.release(result.dest)
+            self._unreported.discard(result.dest)
+            if result.status == DONE and result.dest in self._redone:
+                result = replace(result, redone=True)
         self.on_result(result)
+
+    def _handle_lost_nodes(self) -> None:
+        """Say, in one line per lost node, what it had that is now redone elsewhere (Ray
+        Data retries its photos, :meth:`_next_of_film` restarts its films), and remove
+        the temporary files its workers left. Runs on the driver's thread, between rows.
+        """
+        import ray
+
+        while not self._lost.empty():
+            node = self._lost.get()
+            host = host_id(node.host)
+            self._dead_hosts.add(host)
+            photos: set[Path] = set()
+            if self._ledger is not None:
+                try:
+                    sent = ray.get(self._ledger.on.remote(node.id), timeout=10)
+                    photos = {Path(d) for d in sent} & self._unreported
+                except ray.exceptions.RayError:  # the ledger's node went too: unknown
+                    pass
+            self._redone |= photos
+            claims.remove_temps(
+                photos, lambda w, host=host: w.host == host and claims.writer_gone(w, 0.0)
+            )
+            films = sum(n == node.id for n in self._film_nodes.values())
+            films += self._films_restarted.pop(node.id, 0)
+            self.on_notice(
+                f"node {node.address} lost: {_count(len(photos), 'photo')} and "
+                f"{_count(films, 'film')} redone on the other nodes"
+            )
 
     def _photos(self, mine: list[Job]) -> None:
         import ray.data
 
+        # on the head, whose loss ends the run anyway
+        self._ledger = (
+            ray.remote(_Ledger).options(num_cpus=0, resources={HEAD_RESOURCE: 0.001}).remote()
+        )
         rows = [
             {
                 "source": str(j.source),
@@ -306,17 +390,21 @@ class RayEngine(Run):
         ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // 8))
         # half a CPU per decode: two per core (they wait on storage), and not fused
         # into the model actors, which would then decode in series
-        ds = ds.map(_decode, fn_kwargs={"input_size": self.input_size}, num_cpus=0.5)
+        ledger = {"ledger": self._ledger}
+        ds = ds.map(_decode, fn_kwargs={"input_size": self.input_size, **ledger}, num_cpus=0.5)
         ds = ds.map_batches(
             _Model,
-            fn_constructor_args=(self.options,),
+            fn_constructor_args=(self.options, self._ledger),
             batch_size=self.options.batch_size,
             batch_format="numpy",
             **_pool(self.options),
         )
-        ds = ds.map(_write, fn_kwargs={"options": self.options, "input_size": self.input_size})
+        ds = ds.map(
+            _write,
+            fn_kwargs={"options": self.options, "input_size": self.input_size, **ledger},
+        )
         pending = {str(j.dest): j for j in mine}
-        for row in ds.iter_rows():
+        for row in self._rows(ds):
             job = pending.pop(row["dest"])
             reason = row["reason"] or None
             self._report(
@@ -333,8 +421,34 @@ class RayEngine(Run):
             if row["fatal"]:
                 self.fatal = reason
                 self.stop.set()
-            if self.stop.is_set():
-                break
+
+    def _rows(self, ds: Any) -> Iterator[dict[str, Any]]:
+        """The pipeline's rows as they finish, read on a thread of their own so that the
+        driver still answers a stop, a lost node or a lost head while Ray Data waits."""
+        rows: queue.Queue[dict[str, Any] | BaseException | None] = queue.Queue()
+
+        def feed() -> None:
+            try:
+                for row in ds.iter_rows():
+                    rows.put(row)
+                    if self.stop.is_set():
+                        break
+            except BaseException as exc:  # raised again on the driver's thread
+                rows.put(exc)
+            rows.put(None)
+
+        threading.Thread(target=feed, name="ray-rows", daemon=True).start()
+        while not self.stop.is_set():
+            self._handle_lost_nodes()
+            try:
+                row = rows.get(timeout=ROWS_WAIT_S)
+            except queue.Empty:
+                continue
+            if row is None:
+                return
+            if isinstance(row, BaseException):
+                raise row
+            yield row
 
     def _films(self, films: list[list[Job]], claimed: list[list[Job]]) -> None:
         """Every film with frames to do as one generator task, all at once (Ray queues
@@ -355,13 +469,15 @@ class RayEngine(Run):
                 launch(film, {j.dest: j for j in todo}, 1)
         try:
             while running and not self.stop.is_set():
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+                self._handle_lost_nodes()
+                ready, _ = ray.wait(list(running), num_returns=1, timeout=ROWS_WAIT_S)
                 for gen in ready:
                     self._next_of_film(gen, running, launch)
         finally:  # the films' claims are released with the run's
-            for gen in running:
-                ray.cancel(gen, force=True)  # finished frames are complete; nothing else
-            self._wind_down(running)
+            if not self._head_lost:  # else Ray can no longer be asked; the sweep cleans
+                for gen in running:
+                    ray.cancel(gen, force=True)  # finished frames are complete
+                self._wind_down(running)
 
     def _wind_down(self, running: dict[Any, tuple[list[Job], dict[Path, Job], int]]) -> None:
         """After a stop, wait for each cancelled film's worker to die, report the frames
@@ -397,14 +513,18 @@ class RayEngine(Run):
             item = ray.get(next(gen))
         except StopIteration:  # the pipeline reports every job it is given
             del running[gen]
+            self._film_nodes.pop(gen, None)
             self._fail(todo, "not coloured")
             return
         except ray.exceptions.RayTaskError as exc:  # the film's own error: reported
             del running[gen]
+            self._film_nodes.pop(gen, None)
             self._fail(todo, f"{type(exc.cause).__name__}: {exc.cause}")
             return
         except ray.exceptions.RayError as exc:  # its worker or node died: start it again
             del running[gen]
+            node = self._film_nodes.pop(gen, "")  # said with its node, if it was lost
+            self._films_restarted[node] = self._films_restarted.get(node, 0) + 1
             for dest, job in list(todo.items()):  # written, complete, but never reported
                 if dest.exists() and dest not in self._existed:
                     del todo[dest]
@@ -413,9 +533,13 @@ class RayEngine(Run):
             if not todo:
                 return
             if attempt < FILM_ATTEMPTS:
+                self._redone.update(todo)
                 launch(film, todo, attempt + 1)
                 return
             self._fail(todo, f"its worker died {attempt} times ({type(exc).__name__})")
+            return
+        if isinstance(item, Node):  # where it runs, before its first frame
+            self._film_nodes[gen] = item.id
             return
         if isinstance(item, str):  # a write error no later write can escape
             self.fatal = item
@@ -428,3 +552,7 @@ class RayEngine(Run):
         """Report a film's frames not yet reported as failed, with one reason."""
         for job in todo.values():
             self._report(Result(job.source, job.dest, FAILED, reason, film=job.sequence))
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
