@@ -53,8 +53,10 @@ def test_samples_tree_is_mirrored_in_natural_order_with_sizes_kept(tmp_path):
         "hints",
         "frames",
         "film",
+        "redone",
     }
     assert all(set(x) == keys for x in lines)
+    assert not any(x["redone"] for x in lines)  # only a lost cluster node redoes work
     assert all(x["reference"] is None and x["hints"] == 0 for x in lines)
     assert all(x["frames"] is None for x in lines)  # photos, not videos
     assert tree_snapshot(src) == before, "inputs must never change"

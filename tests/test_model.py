@@ -27,7 +27,7 @@ from colorize_cli.model.resnet import (
     load_imagenet,
 )
 from colorize_cli.model.weights import ModelSpec, WeightsError, load_weights, save_weights
-from colorize_cli.training.train import class_loss, derive_bins, targets_ab
+from colorize_cli.training.objective import class_loss, derive_bins, targets_ab
 from colorize_cli.training.traindata import random_batch
 
 from conftest import SAMPLES

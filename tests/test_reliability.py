@@ -23,7 +23,7 @@ from PIL import Image
 from colorize_cli.files.claims import CLAIM_MARK, remove_temps
 from colorize_cli.files.formats import is_image_name
 from colorize_cli.files.read import ReadError, read_image
-from colorize_cli.files.write import TEMP_MARK, temp_path
+from colorize_cli.files.write import HOST, TEMP_MARK, temp_path
 
 from conftest import photo_like, run_cli, save_gray, tree_snapshot
 
@@ -343,3 +343,29 @@ def test_reader_never_fails_except_with_read_error(tmp_path_factory, seed, cuts,
         assert str(exc)
     else:
         assert d.gray.dtype == np.float32 and d.gray.ndim == 2
+
+
+def test_another_machines_claims_and_temporary_files_are_left_alone(tmp_path):
+    """Runs on two machines sharing OUT (a cluster's storage): a claim or temporary file
+    of the other machine names a pid that means nothing here, so it is trusted (the
+    output skipped, the file kept) until an hour old; this machine's dead writers' are
+    cleaned as before."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    save_gray(src / "a.png", 48, 48)
+    save_gray(src / "b.png", 48, 48, seed=1)
+    out.mkdir()
+    elsewhere = "4242-0a1b2c3d"  # a pid on a machine whose id is not ours
+    (out / f".a.png{CLAIM_MARK}").write_text(elsewhere)
+    theirs = out / f".b.png.{elsewhere}{TEMP_MARK}"
+    theirs.write_bytes(b"being written over there")
+    mine_dead = out / f".c.png.999999-{HOST}{TEMP_MARK}"
+    mine_dead.write_bytes(b"left by a killed run here")
+    old = out / f".d.png.{elsewhere}{TEMP_MARK}"
+    old.write_bytes(b"left over there long ago")
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    r = run_cli(src, out)
+    assert r.returncode == 0, r.stderr
+    assert "1 done, 1 skipped" in r.stderr
+    assert not (out / "a.png").exists() and (out / "b.png").exists()
+    assert theirs.exists() and not mine_dead.exists() and not old.exists()
+    assert (out / f".a.png{CLAIM_MARK}").read_text() == elsewhere

@@ -95,8 +95,9 @@ def connect(address: str | None, stop: threading.Event, debug: bool) -> bool:
     kwargs = quiet_ray(debug)
     if not address:
         # on this thread: Ray ties the processes it starts to the thread that starts
-        # them (they die with it), and a local start does not hang
-        ray.init(**kwargs)
+        # them (they die with it), and a local start does not hang. "local", or Ray
+        # joins whatever cluster this machine last started, dead ones included
+        ray.init(address="local", **kwargs)
         return True
     outcome: list[BaseException | None] = []
 

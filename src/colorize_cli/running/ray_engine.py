@@ -285,6 +285,9 @@ class RayEngine(Run):
         mine = [j for j in photos if self._begin(j)]
         held = mine + [j for todo in claimed for j in todo]  # released when the run ends
         self._unreported = {j.dest for j in held}
+        # outputs there before this run (--overwrite): the others at the end were written
+        # by this run, whether or not their report came back
+        self._existed = {j.dest for j in held if j.dest.exists()}
         watch, joined = None, False
         try:
             if not held or self.stop.is_set():
@@ -304,6 +307,10 @@ class RayEngine(Run):
         finally:
             if watch is not None:
                 watch.ended.set()
+            for job in held:  # finished as the run stopped, their reports lost with it
+                new = job.dest in self._unreported and job.dest not in self._existed
+                if new and job.dest.exists():
+                    self._report(Result(job.source, job.dest, DONE, film=job.sequence))
             self._sweep()
             for job in held:
                 claims.release(job.dest)
@@ -457,8 +464,6 @@ class RayEngine(Run):
 
         task = ray.remote(_film).options(max_retries=0, **_film_resources(self.options))
         running: dict[Any, tuple[list[Job], dict[Path, Job], int]] = {}
-        # outputs there before this run (--overwrite): a dead worker's are the others
-        self._existed = {j.dest for todo in claimed for j in todo if j.dest.exists()}
 
         def launch(film: list[Job], todo: dict[Path, Job], attempt: int) -> None:
             gen = task.remote(film, [str(p) for p in todo], self.options)

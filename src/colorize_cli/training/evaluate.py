@@ -11,7 +11,7 @@ and one contact sheet per set (grey | ours | original) into ``--out``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
@@ -30,8 +30,11 @@ from ..files.read import Decoded, decode_pil
 from ..model.batch import stack_l
 from ..model.colorizer import Colorizer
 from . import metrics
+from .degrade import KINDS, archive_mix, degrade
 
 METRICS = ("psnr", "ssim", "auc", "colourfulness_ratio")
+ARCHIVE = "archive"  # one to three degradations at once, drawn per photo
+DEGRADED_STRENGTH = 0.6  # each single degradation's strength in the evaluation
 
 
 @dataclass
@@ -65,6 +68,18 @@ def load_photo(path: Path) -> tuple[Decoded, np.ndarray]:
     with Image.open(path) as im:
         upright = ImageOps.exif_transpose(im) or im
         return decode_pil(upright, im.format), np.asarray(upright.convert("RGB"))
+
+
+def degraded_photo(path: Path, kind: str, seed: int) -> tuple[Decoded, np.ndarray]:
+    """The photo as an archive would hold it: the grey of a copy damaged by ``kind`` (one
+    of :data:`~colorize_cli.training.degrade.KINDS`, or :data:`ARCHIVE` for a mix drawn
+    for this photo), seeded by ``seed``; the truth stays the clean original."""
+    decoded, truth = load_photo(path)
+    rng = np.random.default_rng([seed, (*KINDS, ARCHIVE).index(kind)])
+    kinds, strength = archive_mix(rng) if kind == ARCHIVE else ((kind,), DEGRADED_STRENGTH)
+    rgb = torch.from_numpy(truth.copy()).permute(2, 0, 1).float() / 255
+    gray = degrade(rgb, kinds, strength, rng).numpy().astype(np.float32)
+    return replace(decoded, gray=gray), truth
 
 
 def grey_rgb(decoded: Decoded) -> np.ndarray:
@@ -111,11 +126,16 @@ def colorize_photos(
     batch_size: int = 8,
     methods: list[Method] | tuple[Method, ...] = (AUTOMATIC,),
     strength: float = DEFAULT_REFERENCE_STRENGTH,
+    degraded: str | None = None,
 ):
-    """Yield (grey RGB, {method name: RGB}, original RGB) uint8 arrays for ``paths``."""
+    """Yield (grey RGB, {method name: RGB}, original RGB) uint8 arrays for ``paths``; with
+    ``degraded``, each coloured from a copy damaged that way (:func:`degraded_photo`)."""
     for i in range(0, len(paths), batch_size):
         chunk = paths[i : i + batch_size]
-        photos = [load_photo(p) for p in chunk]
+        photos = [
+            load_photo(p) if degraded is None else degraded_photo(p, degraded, i + j)
+            for j, p in enumerate(chunk)
+        ]
         L = stack_l([thumbnail(d.gray, colorizer.input_size) for d, _ in photos])
         logits, features = colorizer.logits_and_features(L)
         auto = colorizer.decode(logits)
@@ -150,15 +170,19 @@ def score_set(
     sheet_count: int = 8,
     methods: list[Method] | tuple[Method, ...] = (AUTOMATIC,),
     strength: float = DEFAULT_REFERENCE_STRENGTH,
+    degraded: str | None = None,
 ) -> dict[str, Scored]:
-    """Mean metrics over one set for each method and for the grey baseline."""
+    """Mean metrics over one set for each method and for the grey baseline (with
+    ``degraded``: coloured from damaged copies, scored against the clean originals)."""
     names = [m.name for m in methods] + ["grey"]
     rows: dict[str, list[list[float]]] = {n: [] for n in names}
     cf: dict[str, list[float]] = {n: [] for n in names}
     cf_truth: list[float] = []
     picks = set(np.linspace(0, len(paths) - 1, min(sheet_count, len(paths))).astype(int))
     thumbs = []
-    photos = colorize_photos(colorizer, paths, methods=methods, strength=strength)
+    photos = colorize_photos(
+        colorizer, paths, methods=methods, strength=strength, degraded=degraded
+    )
     for k, (grey, outs, truth) in enumerate(photos):
         cf_truth.append(metrics.colourfulness(truth))
         for name, out in (*outs.items(), ("grey", grey)):
@@ -212,11 +236,11 @@ def contact_sheet(
     sheet.save(path)
 
 
-def print_table(results: dict[str, dict[str, Scored]]) -> None:
+def print_table(results: dict[str, dict[str, Scored]], title: str = "colorize-eval") -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="colorize-eval")
+    table = Table(title=title)
     table.add_column("set")
     table.add_column("method")
     for m in METRICS:
@@ -276,6 +300,16 @@ def mean_over_sets(results: dict[str, dict[str, Scored]]) -> dict[str, Scored]:
     multiple=True,
     help="Also colour with K hints taken from the original at random points. Repeatable.",
 )
+@click.option(
+    "--degraded",
+    "degradations",
+    type=click.Choice(["all", *KINDS, ARCHIVE]),
+    multiple=True,
+    help="Also score copies of every photo damaged as archive photos are (grain, soft, "
+    "motion, faded, crushed, uneven, vignette, scanner, dust, halftone, toned, cast; "
+    "archive: one to three at once), coloured from the damaged grey and scored against "
+    "the clean original; 'all' for each. Seeded: the same copies every run. Repeatable.",
+)
 def main(
     gt_dirs: tuple[Path, ...],
     out_dir: Path,
@@ -286,13 +320,15 @@ def main(
     references: tuple[str, ...],
     reference_strength: float,
     hint_counts: tuple[int, ...],
+    degradations: tuple[str, ...],
 ) -> None:
     """Score the colorizer on folders of colour photos (each folder, or subfolder, a set)."""
     colorizer = Colorizer(weights, device, temperature)
     methods = methods_for(references, hint_counts)
     out_dir.mkdir(parents=True, exist_ok=True)
+    sets = photo_sets(list(gt_dirs))
     results = {}
-    for name, paths in photo_sets(list(gt_dirs)).items():
+    for name, paths in sets.items():
         sheet = out_dir / f"sheet_{name}.png"
         results[name] = score_set(colorizer, paths, sheet, sheet_count, methods, reference_strength)
     if len(results) > 1:
@@ -303,6 +339,27 @@ def main(
         "input_size": colorizer.input_size,
         "sets": {n: {k: vars(v) for k, v in r.items()} for n, r in results.items()},
     }
+    kinds = [*KINDS, ARCHIVE] if "all" in degradations else list(dict.fromkeys(degradations))
+    if kinds:
+        damaged = {}
+        for kind in kinds:
+            per_set = {
+                name: score_set(
+                    colorizer,
+                    paths,
+                    out_dir / f"sheet_{name}_{kind}.png",
+                    sheet_count,
+                    degraded=kind,
+                )
+                for name, paths in sets.items()
+            }
+            damaged[kind] = mean_over_sets(per_set) if len(per_set) > 1 else per_set
+            report.setdefault("degraded", {})[kind] = {
+                n: {k: vars(v) for k, v in r.items()} for n, r in per_set.items()
+            } | {"mean": {k: vars(v) for k, v in damaged[kind].items()}}
+        damaged["degraded mean"] = mean_over_sets(damaged)
+        report["degraded_mean"] = {k: vars(v) for k, v in damaged["degraded mean"].items()}
+        print_table(damaged, "degraded (means over the sets, against the clean originals)")
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
     click.echo(f"wrote {out_dir / 'metrics.json'} and contact sheets")
 
