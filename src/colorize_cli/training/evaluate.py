@@ -353,7 +353,7 @@ def main(
                 )
                 for name, paths in sets.items()
             }
-            damaged[kind] = mean_over_sets(per_set) if len(per_set) > 1 else per_set
+            damaged[kind] = mean_over_sets(per_set)
             report.setdefault("degraded", {})[kind] = {
                 n: {k: vars(v) for k, v in r.items()} for n, r in per_set.items()
             } | {"mean": {k: vars(v) for k, v in damaged[kind].items()}}
