@@ -216,7 +216,8 @@ def main(
             if log:
                 log.close()
         reporter.finish(summary)
-        aside.keep = summary.exit_code != 0
+        # Ray's log is worth keeping when the cluster misbehaved, not for a bad file
+        aside.keep = summary.fatal is not None or reporter.noticed
     if engine == "ray":  # Ray's threads may still wait on a lost head: leave without them
         sys.stdout.flush()
         sys.stderr.flush()

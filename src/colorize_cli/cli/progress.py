@@ -36,6 +36,7 @@ class Reporter:
         # soft_wrap: one message, one line, whatever the width (logs are read by scripts)
         self.console = console or Console(stderr=True, highlight=False, soft_wrap=True)
         self.quiet = quiet
+        self.noticed = False  # something was said with notice()
         self.total = 0
         self.count = 0  # photos and video frames finished or passed over
         self.done = 0  # of those, coloured
@@ -75,6 +76,7 @@ class Reporter:
     def notice(self, message: str) -> None:
         """Something the run met and got past (a lost cluster node): said even with
         ``--quiet``, since the run's figures depend on it."""
+        self.noticed = True
         self.console.print(f"[yellow]{escape(message)}[/yellow]")
 
     def frames(self, n: int) -> None:

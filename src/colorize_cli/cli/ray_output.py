@@ -4,8 +4,8 @@ Ray's core worker writes its log lines (colour codes, raylet internals, retries)
 to the driver's file descriptors 1 and 2, below anything Python can filter. So while a
 Ray run works, those descriptors point at a log file, and what the command itself says
 goes to the terminal through a handle of its own. ``--debug`` (or ``COLORIZE_DEBUG=1``)
-leaves them alone. The log is removed after a clean run and kept, with its path said,
-after one that failed, for whoever reports the problem.
+leaves them alone. The log is removed after the run, unless the cluster misbehaved (a
+lost node or head): then it is kept, with its path said, for whoever reports it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class Aside:
 
     terminal: TextIO
     log: Path | None  # None when nothing is set aside (--debug, or the local engine)
-    keep: bool = False  # keep the log after the run (it failed)
+    keep: bool = False  # keep the log after the run (the cluster misbehaved)
 
 
 @contextlib.contextmanager
