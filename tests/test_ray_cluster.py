@@ -129,19 +129,26 @@ def test_a_lost_worker_node_loses_nothing_and_leaves_nothing(
 def test_a_film_whose_node_is_lost_is_finished_on_the_node_that_replaces_it(
     tmp_path: Path, clusters: list[RayNodes]
 ) -> None:
-    """The head has too few CPUs for a film, so the film runs on the worker; the worker
-    dies six frames in and a new node joins (a spot instance replaced). The film is
-    started again there from its unfinished frames: the same frames as an uninterrupted
-    run, its remaining frames marked redone, and the node's loss said."""
+    """The head has too few CPUs for a film, so the films (a frame folder and a video)
+    run one at a time on the worker; the worker dies while one of them is being written
+    and a new node joins (a spot instance replaced). That film is started again there
+    from its unfinished frames, the other runs there too: the same frames as the local
+    engine's, the restarted film's frames marked redone, and the node's loss said."""
     src = tmp_path / "in"
     _grainy_shot(src / "reel", 40)
-    whole = run_cli(src, tmp_path / "whole", env=RAY_ENV)
+    make_video(src / "clip.mp4", frames=48, size=(96, 64))
+    lossless = ("--video-crf", "0")
+    whole = run_cli(src, tmp_path / "whole", *lossless, env=RAY_ENV)
     assert whole.returncode == 0, whole.stderr
     nodes = _start(clusters, 1)
     worker = nodes.add(2)
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
-    proc = _colorize(src, out, "--ray-address", nodes.address, "--manifest", manifest)
-    _wait_for_files(out / "reel", "frame_*.png", 6, proc)
+    proc = _colorize(src, out, "--ray-address", nodes.address, "--manifest", manifest, *lossless)
+    deadline = time.time() + 300
+    while len(list(out.glob("reel/frame_*.png"))) < 6 and not list(out.glob(".clip.mp4.*")):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.time() < deadline, "no film started"
+        time.sleep(0.05)
     nodes.remove(worker)
     nodes.add(2)
     _, stderr = proc.communicate(timeout=600)
@@ -149,10 +156,13 @@ def test_a_film_whose_node_is_lost_is_finished_on_the_node_that_replaces_it(
     _no_ray_output(stderr)
     assert [(n, f) for _, n, f in LOST.findall(stderr)] == [("0", "1")], stderr
     records = [json.loads(line) for line in manifest.read_text().splitlines()]
-    assert len(records) == 40 and all(r["status"] == "done" for r in records)
-    assert 0 < sum(r["redone"] for r in records) <= 34
+    assert len(records) == 41 and all(r["status"] == "done" for r in records)
+    assert sum(r["redone"] for r in records) > 0
     assert _leftovers(out) == []
     assert _same_pixels(out, tmp_path / "whole") == 40
+    ours, theirs = _video_frames(out / "clip.mp4"), _video_frames(tmp_path / "whole" / "clip.mp4")
+    assert len(ours) == len(theirs) == 48
+    assert max(int(np.abs(a - b).max()) for a, b in zip(ours, theirs, strict=True)) <= 2
 
 
 def _free_port() -> int:
