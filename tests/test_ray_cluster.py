@@ -145,7 +145,9 @@ def test_a_film_whose_node_is_lost_is_finished_on_the_node_that_replaces_it(
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
     proc = _colorize(src, out, "--ray-address", nodes.address, "--manifest", manifest, *lossless)
     deadline = time.time() + 300
-    while len(list(out.glob("reel/frame_*.png"))) < 6 and not list(out.glob(".clip.mp4.*")):
+    while len(list(out.glob("reel/frame_*.png"))) < 6 and not list(
+        out.glob(".clip.mp4.*.colorize-tmp")
+    ):
         assert proc.poll() is None, proc.communicate()[1]
         assert time.time() < deadline, "no film started"
         time.sleep(0.05)
