@@ -115,8 +115,10 @@ def test_a_lost_worker_node_loses_nothing_and_leaves_nothing(
     assert len(said) == 1, stderr
     records = [json.loads(line) for line in manifest.read_text().splitlines()]
     assert [r["status"] for r in records] == ["done"] * len(records) and len(records) == 36 + 17
+    # the photos the node had, and any whose finished results it held (Ray runs those
+    # again, and finds their outputs written)
     redone = sum(r["redone"] for r in records if r["film"] is None and r["frames"] is None)
-    assert redone == int(said[0][1])
+    assert redone >= int(said[0][1])
     done = sum(r["redone"] for r in records)
     assert f"53 done ({done} redone)" in stderr if done else "53 done, 0 skipped" in stderr
     assert _leftovers(out) == []

@@ -413,15 +413,21 @@ class RayEngine(Run):
         pending = {str(j.dest): j for j in mine}
         for row in self._rows(ds):
             job = pending.pop(row["dest"])
-            reason = row["reason"] or None
+            status, reason = row["status"], row["reason"] or None
+            if status == SKIPPED and job.dest not in self._existed:
+                # Ray ran the photo's tasks again (a lost node took their results with it)
+                # and found the output its first attempt wrote: this run holds the claim,
+                # so no other run can have written it
+                status, reason = DONE, None
+                self._redone.add(job.dest)
             self._report(
                 Result(
                     job.source,
                     job.dest,
-                    row["status"],
+                    status,
                     reason,
                     float(row["seconds"]),
-                    reference=job.reference if row["status"] == DONE else None,
+                    reference=job.reference if status == DONE else None,
                     hints=int(row["hints_used"]),
                 )
             )
