@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +28,7 @@ from conftest import REPO, run_cli, save_gray
 
 pytest.importorskip("ray.data", reason='the Ray extra is not installed: pip install ".[ray]"')
 
+LOSSLESS = ("--video-crf", "0")  # so that videos are held to the photos' bound
 LOST = re.compile(r"^node (\S+) lost: (\d+) photos? and (\d+) films? redone", re.M)
 
 
@@ -58,12 +59,23 @@ def _colorize(src: Path, out: Path, *args: object) -> subprocess.Popen:
     )
 
 
-def _wait_for_files(folder: Path, pattern: str, n: int, proc: subprocess.Popen) -> None:
+def _wait_until(ready: Callable[[], bool], proc: subprocess.Popen, what: str) -> None:
+    """Until ``ready()`` (the run has got that far), while the run goes on."""
     deadline = time.time() + 300
-    while len(list(folder.glob(pattern))) < n:
+    while not ready():
         assert proc.poll() is None, proc.communicate()[1]
-        assert time.time() < deadline, f"fewer than {n} {pattern} in {folder} after 300 s"
+        assert time.time() < deadline, f"not after 300 s: {what}"
         time.sleep(0.05)
+
+
+def _wait_for_files(folder: Path, pattern: str, n: int, proc: subprocess.Popen) -> None:
+    _wait_until(lambda: len(list(folder.glob(pattern))) >= n, proc, f"{n} {pattern} in {folder}")
+
+
+def _coloured_locally(src: Path, dest: Path) -> None:
+    """The reference: the same tree through the local engine."""
+    local = run_cli(src, dest, *LOSSLESS, env=RAY_ENV)
+    assert local.returncode == 0, local.stderr
 
 
 def _leftovers(root: Path) -> list[str]:
@@ -98,16 +110,13 @@ def test_a_lost_worker_node_loses_nothing_and_leaves_nothing(
         save_gray(src / "photos" / f"img_{i:03d}.png", 64, 80, seed=i)
     _grainy_shot(src / "reel", 16)
     make_video(src / "clip.mp4", frames=16, size=(96, 64))
-    lossless = ("--video-crf", "0")
-    local = run_cli(src, tmp_path / "local", *lossless, env=RAY_ENV)
-    assert local.returncode == 0, local.stderr
-    nodes = _start(clusters, 2)
-    worker = nodes.add(2)
+    _coloured_locally(src, tmp_path / "local")
+    nodes = _start(clusters, 2, 2)
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
     proc = _colorize(src, out, "--ray-address", nodes.address, "--batch-size", "2", "--manifest",
-                     manifest, *lossless)  # fmt: skip
+                     manifest, *LOSSLESS)  # fmt: skip
     _wait_for_files(out / "photos", "img_*.png", 4, proc)
-    nodes.remove(worker)
+    nodes.remove(1)
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
     _no_ray_output(stderr)
@@ -139,21 +148,19 @@ def test_a_film_whose_node_is_lost_is_finished_on_the_node_that_replaces_it(
     src = tmp_path / "in"
     _grainy_shot(src / "reel", 40)
     make_video(src / "clip.mp4", frames=48, size=(96, 64))
-    lossless = ("--video-crf", "0")
-    whole = run_cli(src, tmp_path / "whole", *lossless, env=RAY_ENV)
-    assert whole.returncode == 0, whole.stderr
-    nodes = _start(clusters, 1)
-    worker = nodes.add(2)
+    _coloured_locally(src, tmp_path / "whole")
+    nodes = _start(clusters, 1, 2)
     out, manifest = tmp_path / "out", tmp_path / "run.jsonl"
-    proc = _colorize(src, out, "--ray-address", nodes.address, "--manifest", manifest, *lossless)
-    deadline = time.time() + 300
-    while len(list(out.glob("reel/frame_*.png"))) < 6 and not list(
-        out.glob(".clip.mp4.*.colorize-tmp")
-    ):
-        assert proc.poll() is None, proc.communicate()[1]
-        assert time.time() < deadline, "no film started"
-        time.sleep(0.05)
-    nodes.remove(worker)
+    proc = _colorize(src, out, "--ray-address", nodes.address, "--manifest", manifest, *LOSSLESS)
+    _wait_until(
+        lambda: (
+            len(list(out.glob("reel/frame_*.png"))) >= 6
+            or bool(list(out.glob(".clip.mp4.*.colorize-tmp")))
+        ),
+        proc,
+        "a film being written",
+    )
+    nodes.remove(1)
     nodes.add(2)
     _, stderr = proc.communicate(timeout=600)
     assert proc.returncode == 0, stderr
