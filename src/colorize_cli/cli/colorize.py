@@ -117,7 +117,8 @@ from .options import device_option, temperature_option, weights_option
     is_flag=True,
     envvar="COLORIZE_DEBUG",
     help="With --engine ray: let Ray's own log lines through to the terminal (otherwise "
-    "they go to a log file, kept and named when the run fails). Also COLORIZE_DEBUG=1.",
+    "they go to a log file, kept and named when the cluster misbehaved). Also "
+    "COLORIZE_DEBUG=1.",
 )
 @click.version_option(package_name=DISTRIBUTION, message="%(prog)s (%(package)s) %(version)s")
 def main(

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .write import TEMP_MARK, Writer, parse_temp, parse_writer, this_writer
+from .write import HOST, TEMP_MARK, Writer, parse_temp, parse_writer, this_writer
 
 CLAIM_MARK = ".colorize-lock"
 # A claim older than this is stale even if its pid is alive again (pids are reused after a
@@ -79,7 +79,7 @@ def try_claim(dest: Path) -> Writer | None:
         with os.fdopen(fd, "w") as f:
             f.write(this_writer().tag)
         return None
-    return _claim_owner(path) or Writer(-1, "")
+    return _claim_owner(path) or Writer(-1, HOST)  # taken and gone again: unknown, here
 
 
 def release(dest: Path) -> None:

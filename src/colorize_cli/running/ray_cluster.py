@@ -113,15 +113,14 @@ def connect(address: str | None, stop: threading.Event, debug: bool) -> bool:
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
     while not outcome and not stop.is_set() and time.monotonic() < deadline:
         thread.join(0.1)
-    where = address
     if not outcome:
         abandon()
         if stop.is_set():
             return False
-        raise EngineError(f"no Ray cluster answered at {where} within {CONNECT_TIMEOUT_S:.0f} s")
+        raise EngineError(f"no Ray cluster answered at {address} within {CONNECT_TIMEOUT_S:.0f} s")
     if outcome[0] is not None:
         first = str(outcome[0]).strip().splitlines() or [type(outcome[0]).__name__]
-        raise EngineError(f"cannot join the Ray cluster at {where}: {first[0]}")
+        raise EngineError(f"cannot join the Ray cluster at {address}: {first[0]}")
     return True
 
 

@@ -72,7 +72,7 @@ def _node_id() -> str:
 
 
 class _Ledger:
-    """Actor beside the driver: the nodes each photo's stages ran on, so that when a node
+    """Actor on the head node: the nodes each photo's stages ran on, so that when a node
     is lost the driver knows which photos it had sent there (Ray Data retries them on
     its own and says nothing)."""
 
@@ -308,14 +308,21 @@ class RayEngine(Run):
             if watch is not None:
                 watch.ended.set()
             for job in held:  # finished as the run stopped, their reports lost with it
-                new = job.dest in self._unreported and job.dest not in self._existed
-                if new and job.dest.exists():
-                    self._report(Result(job.source, job.dest, DONE, film=job.sequence))
+                self._report_if_written(job)
             self._sweep()
             for job in held:
                 claims.release(job.dest)
             if joined:
                 leave(self._head_lost)
+
+    def _report_if_written(self, job: Job) -> bool:
+        """Report ``job`` done if this run wrote its output (complete: writes are atomic)
+        but the report was lost with a worker, a node or the head; True if so."""
+        written = job.dest in self._unreported and job.dest not in self._existed
+        if written and job.dest.exists():
+            self._report(Result(job.source, job.dest, DONE, film=job.sequence))
+            return True
+        return False
 
     def _on_head_lost(self, address: str) -> None:
         """From the watch: the head is gone; end the run (exit 1, with the summary)."""
@@ -536,10 +543,9 @@ class RayEngine(Run):
             del running[gen]
             node = self._film_nodes.pop(gen, "")  # said with its node, if it was lost
             self._films_restarted[node] = self._films_restarted.get(node, 0) + 1
-            for dest, job in list(todo.items()):  # written, complete, but never reported
-                if dest.exists() and dest not in self._existed:
+            for dest, job in list(todo.items()):
+                if self._report_if_written(job):
                     del todo[dest]
-                    self._report(Result(job.source, dest, DONE, film=job.sequence))
             claims.remove_temps(todo)  # what it was writing when it died
             if not todo:
                 return
