@@ -1,28 +1,22 @@
-"""How well can the model's own distributions tell which photos it coloured wrong?
+"""How well does each photo's confidence tell which photos the model coloured wrong?
 
 For every photo of the evaluation sets (made grey, coloured as ``colorize`` colours it),
-computes candidate confidences from the logits of the pass that colours it, and the real
-mean a/b error of the result against the original. Prints, per candidate, the Spearman
-correlation between its doubt (1 - confidence) and the error, pooled over the sets and
-per set, and the mean error of the least-confident tenth over the mean error.
+takes the confidence features from the logits of the pass that colours it
+(``colour/confidence.py``) and the real mean a/b error of the result against the
+original. Prints, for each single feature and for the weights' learnt estimate (the
+confidence ``colorize`` reports), the Spearman correlation between doubt and error,
+pooled over the sets and per set, and the mean error of the least-sure tenth over the
+mean error; then, for thresholds, the share of photos below each and how wrong they are;
+then what computing the confidence costs per photo.
 
     python benchmarks/confidence.py ../shared/data/eval [--weights FILE]
-
-Candidates (each a mean over the photo's pixels at the model's output grid):
-- expected: the error the model itself expects of the colour it shows, sqrt(E_p|c - ab|^2)
-  in a/b units (its distribution against its decoded a/b);
-- entropy: the softmax's entropy over log(Q);
-- spread: the a/b standard deviation of the distribution, over 50 a/b units;
-- entropy_cf and spread_cf: weighted by the chroma the model expects at the pixel, so
-  that sure-grey sky counts less than a face it hesitates over;
-- top: 1 - the probability of the likeliest class.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,44 +26,23 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from colorize_cli.colour.lab import rgb_to_lab  # noqa: E402
-from colorize_cli.colour.resample import thumbnail  # noqa: E402
-from colorize_cli.colour.rgb import compose  # noqa: E402
+from colorize_cli.colour.confidence import FEATURES, features  # noqa: E402
 from colorize_cli.model.batch import stack_l  # noqa: E402
 from colorize_cli.model.colorizer import Colorizer  # noqa: E402
-from colorize_cli.training.evaluate import load_photo, photo_sets  # noqa: E402
+from colorize_cli.training.confidence import measure  # noqa: E402
+from colorize_cli.training.evaluate import photo_sets  # noqa: E402
+
+THRESHOLDS = (0.05, 0.1, 0.2, 0.3)
 
 
-def doubts(logits: torch.Tensor, centres: torch.Tensor, ab: torch.Tensor) -> dict[str, float]:
-    """Candidate doubts (higher: less sure) of one photo's logits ``(Q, h, w)`` and the
-    a/b ``(2, h, w)`` decoded from them."""
-    p = torch.softmax(logits.float(), dim=0)
-    q = p.shape[0]
-    entropy = -(p * torch.log(p.clamp_min(1e-12))).sum(0) / math.log(q)
-    mean = torch.einsum("qhw,qc->chw", p, centres)
-    var = torch.einsum("qhw,qc->hw", p, centres.square()) - mean.square().sum(0)
-    spread = var.clamp_min(0).sqrt() / 50
-    chroma = mean.norm(dim=0)
-    w = chroma / chroma.sum().clamp_min(1e-6)
-    # the model's own expected error of what it shows: E_p |c - ab| per pixel
-    sq = (centres.square().sum(1)[:, None, None] - 2 * torch.einsum("qc,chw->qhw", centres, ab)
-          + ab.square().sum(0)[None])  # fmt: skip
-    expected = (p * sq.clamp_min(0)).sum(0).sqrt()
-    return {
-        "expected": float(expected.mean()),
-        "entropy": float(entropy.mean()),
-        "spread": float(spread.mean()),
-        "entropy_cf": float((entropy * w).sum()),
-        "spread_cf": float((spread * w).sum()),
-        "top": float(1 - p.max(0).values.mean()),
-    }
-
-
-def ab_error(out: np.ndarray, truth: np.ndarray) -> float:
-    """Mean a/b distance between two uint8 RGB photos."""
-    a = rgb_to_lab(torch.from_numpy(out).permute(2, 0, 1)[None].float() / 255)[0, 1:]
-    b = rgb_to_lab(torch.from_numpy(truth).permute(2, 0, 1)[None].float() / 255)[0, 1:]
-    return float((a - b).norm(dim=0).mean())
+def row(name: str, doubt: np.ndarray, errors: np.ndarray, sets: list[str]) -> str:
+    pooled = spearmanr(doubt, errors).statistic
+    per = []
+    for s in sorted(set(sets)):
+        m = np.array([x == s for x in sets])
+        per.append(spearmanr(doubt[m], errors[m]).statistic)
+    tenth = errors[np.argsort(-doubt)[: max(1, len(doubt) // 10)]].mean() / errors.mean()
+    return f"{name:24} {pooled:7.3f} " + " ".join(f"{r:10.3f}" for r in per) + f"  {tenth:10.2f}"
 
 
 def main() -> None:
@@ -78,27 +51,47 @@ def main() -> None:
     ap.add_argument("--weights", type=Path)
     args = ap.parse_args()
     col = Colorizer(args.weights, "cpu")
-    rows: list[tuple[str, dict[str, float], float]] = []
+    if col.spec.confidence is None:
+        raise SystemExit("these weights carry no confidence estimate")
+    feats, errors, sets = [], [], []
     for name, paths in photo_sets(args.dirs).items():
-        for path in paths:
-            decoded, truth = load_photo(path)
-            L = stack_l([thumbnail(decoded.gray, col.input_size)])
-            logits = col.logits(L)
-            ab = col.decode(logits)
-            out = compose(decoded.gray, ab[0], 8)
-            doubt = doubts(logits[0].cpu(), col.centres.cpu(), ab[0])
-            rows.append((name, doubt, ab_error(out, truth)))
-    errors = np.array([e for _, _, e in rows])
-    sets = sorted({s for s, _, _ in rows})
-    print(f"{len(rows)} photos, mean a/b error {errors.mean():.2f}")
-    print(f"{'candidate':12} {'pooled':>7} " + " ".join(f"{s:>10}" for s in sets) + "  tenth/mean")
-    for key in rows[0][1]:
-        d = np.array([c[key] for _, c, _ in rows])
-        pooled = spearmanr(d, errors).statistic
-        masks = [np.array([x == s for x, _, _ in rows]) for s in sets]
-        per = [spearmanr(d[m], errors[m]).statistic for m in masks]
-        worst = errors[np.argsort(-d)[: max(1, len(d) // 10)]].mean() / errors.mean()
-        print(f"{key:12} {pooled:7.3f} " + " ".join(f"{r:10.3f}" for r in per) + f"  {worst:10.2f}")
+        f, e = measure(col, paths)
+        feats.append(f)
+        errors.append(e)
+        sets += [name] * len(paths)
+    x, err = np.concatenate(feats), np.concatenate(errors)
+    confidence = np.array(col.spec.confidence.confidence(torch.from_numpy(x)))
+    print(f"{len(err)} photos, mean a/b error {err.mean():.2f}")
+    print(
+        f"{'doubt':24} {'pooled':>7} "
+        + " ".join(f"{s:>10}" for s in sorted(set(sets)))
+        + "  tenth/mean"
+    )
+    for i, key in enumerate(FEATURES):
+        print(row(key, x[:, i], err, sets))
+    print(row("learnt (1 - confidence)", 1 - confidence, err, sets))
+    print("\nthreshold  share below  their error / mean")
+    for t in THRESHOLDS:
+        below = confidence < t
+        ratio = err[below].mean() / err.mean() if below.any() else float("nan")
+        print(f"{t:9.2f}  {below.mean():11.1%}  {ratio:17.2f}")
+    # cost: the features of a batch of 16, against the forward pass that colours them
+    L = stack_l([np.random.default_rng(0).random((col.input_size,) * 2, np.float32)] * 16)
+    logits = col.logits(L)
+    ab = col.decode(logits)
+    runs = 20
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        col.spec.confidence.confidence(features(logits, col.centres, ab, L))
+    cost = (time.perf_counter() - t0) / runs / 16
+    t0 = time.perf_counter()
+    for _ in range(runs // 4):
+        col.decode(col.logits(L))
+    forward = (time.perf_counter() - t0) / (runs // 4) / 16
+    print(
+        f"\ncost per photo ({torch.get_num_threads()} threads): confidence {cost * 1e3:.2f} ms, "
+        f"the forward pass and decoding it rides on {forward * 1e3:.1f} ms"
+    )
 
 
 if __name__ == "__main__":

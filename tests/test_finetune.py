@@ -76,10 +76,18 @@ def test_minutes_stops_on_time_and_writes_weights_colorize_uses(photos, tmp_path
         chosen["undo_rebalancing"],
     )
     assert spec.prior is not None and torch.isclose(spec.prior.sum(), torch.tensor(1.0))
+    # too few validation photos to fit a confidence estimate: the shipped one is kept
+    assert "kept the starting weights' confidence estimate" in r.stdout
+    assert spec.confidence == load_weights()[2].confidence
     save_gray(tmp_path / "in" / "a.png", 48, 64)
-    out = run_cli(tmp_path / "in", tmp_path / "out", "--weights", run / "colorizer.safetensors")
+    manifest = tmp_path / "run.jsonl"
+    out = run_cli(
+        tmp_path / "in", tmp_path / "out", "--weights", run / "colorizer.safetensors",
+        "--manifest", manifest,
+    )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert (tmp_path / "out" / "a.png").is_file()
+    assert 0 <= json.loads(manifest.read_text())["confidence"] <= 1
     # a second run of the same command has nothing left to do: the budget is spent
     again = _train(
         photos, "--run", run, "--cache", tmp_path / "cache", "--init-from", "shipped",

@@ -112,9 +112,22 @@ def test_films_and_numbered_photos_run_on_ray_as_on_the_local_engine(tmp_path: P
     (src / "reels").mkdir()
     make_video(src / "reels" / "clip.mp4", frames=24, size=(96, 64))
     lossless = ("--video-crf", "0")
-    local = run_cli(src, tmp_path / "local", *lossless, env=RAY_ENV)
-    ray = run_cli(src, tmp_path / "ray", "--engine", "ray", *lossless, env=RAY_ENV)
+    logs = {name: ("--manifest", tmp_path / f"{name}.jsonl") for name in ("local", "ray")}
+    local = run_cli(src, tmp_path / "local", *lossless, *logs["local"], env=RAY_ENV)
+    ray = run_cli(src, tmp_path / "ray", "--engine", "ray", *lossless, *logs["ray"], env=RAY_ENV)
     assert local.returncode == ray.returncode == 0, ray.stderr
+    # every photo, frame and the video has the local engine's confidence
+    sure = {}
+    for name, (_, log) in logs.items():
+        records = [json.loads(line) for line in log.read_text().splitlines()]
+        sure[name] = {r["input"]: (r["confidence"], r.get("frame_confidence")) for r in records}
+    assert sorted(sure["ray"]) == sorted(sure["local"]) and len(sure["ray"]) == 18
+    for source, (confidence, frames) in sure["ray"].items():
+        theirs, their_frames = sure["local"][source]
+        assert abs(confidence - theirs) <= 0.002, source
+        assert (frames is None) == (their_frames is None), source
+        if frames is not None:
+            assert np.abs(np.subtract(frames, their_frames)).max() <= 0.002
     assert "18 done, 0 skipped, 0 failed" in ray.stderr  # 5 photos, 12 frames, 1 video
     assert "archive/pan/frame_*.png (12 frames" in ray.stderr
     ours, theirs = outputs(tmp_path / "ray"), outputs(tmp_path / "local")

@@ -56,7 +56,7 @@ def colorize_paths(
     colorizer = colorizer or Colorizer(options.weights, options.device, options.temperature)
     if colorizer.spec.prior is None and any(job.reference for job in jobs):
         raise WeightsError("a reference photo needs weights that carry their training prior")
-    summary = Summary()
+    summary = Summary(check_below=options.check_below)
     t0 = time.perf_counter()
     reported = 0
 

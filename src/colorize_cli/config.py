@@ -20,6 +20,11 @@ DEFAULT_REFERENCE_STRENGTH = 0.5
 # benchmarks/flicker.py: at 16 a pan's flicker falls to a fifth, PSNR within 0.05 dB,
 # colourfulness kept; 8 leaves a quarter, 24 gains little and lags more.
 DEFAULT_TEMPORAL_WINDOW = 16
+# Photos coloured with a confidence below this are counted in the summary as the ones to
+# check first: a confidence is the share of held-out photos the model expected to come
+# out worse (colour/confidence.py). On the evaluation sets 7.5% fall below 0.1, with 1.73
+# times the mean a/b error (benchmarks/README.md, "Confidence").
+DEFAULT_CHECK_BELOW = 0.1
 # x264's quality scale: 0 lossless, 23 its own default; 18 is close to transparent.
 DEFAULT_VIDEO_CRF = 18
 
@@ -71,3 +76,4 @@ class Options:
     engine: str = "local"  # or "ray": running/ray_engine.py
     ray_address: str | None = None  # None: start a local Ray; "auto" or "ray://host:port"
     debug: bool = False  # let Ray's own log lines through to the terminal
+    check_below: float = DEFAULT_CHECK_BELOW  # the summary counts photos less sure than this

@@ -23,6 +23,20 @@ class Result:
     frames: int | None = None  # a video's frames written; None for a photo
     film: str | None = None  # the frame sequence it belongs to (folder/pattern), if any
     redone: bool = False  # begun on a cluster node that was lost, finished on another
+    # how sure the model is of its colours, 0..1 (colour/confidence.py); for a video the
+    # mean of its frames', each of which is in frame_confidence; None when not coloured
+    # or the weights carry no confidence estimate
+    confidence: float | None = None
+    frame_confidence: tuple[float, ...] | None = None
+
+
+def film_confidence(frames: list[float | None]) -> dict[str, object]:
+    """A video's ``confidence`` (the mean of its frames') and ``frame_confidence``, as
+    :class:`Result` fields; both None when a frame's is unknown."""
+    if not frames or any(c is None for c in frames):
+        return {"confidence": None, "frame_confidence": None}
+    known = [c for c in frames if c is not None]
+    return {"confidence": round(sum(known) / len(known), 3), "frame_confidence": tuple(known)}
 
 
 @dataclass
@@ -35,6 +49,8 @@ class Summary:
     ignored: int = 0
     not_attempted: int = 0
     redone: int = 0  # of those done, how many were redone after a lost cluster node
+    check_below: float = 0.0  # a run sets it from Options.check_below
+    unsure: int = 0  # of those done, how many with a confidence below check_below
     frames: int = 0  # photos and video frames coloured (a photo is one frame)
     seconds: float = 0.0
     interrupted: bool = False
@@ -45,6 +61,8 @@ class Summary:
         if result.status == DONE:
             self.done += 1
             self.redone += result.redone
+            known = result.confidence is not None
+            self.unsure += known and result.confidence < self.check_below  # type: ignore[operator]
             self.frames += 1 if result.frames is None else result.frames
         elif result.status == SKIPPED:
             self.skipped += 1

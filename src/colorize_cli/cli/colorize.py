@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from ..config import DISTRIBUTION, Options
+from ..config import DEFAULT_CHECK_BELOW, DISTRIBUTION, Options
 from ..files.formats import FORMATS
 from .options import device_option, temperature_option, weights_option
 
@@ -109,7 +109,15 @@ from .options import device_option, temperature_option, weights_option
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write one JSON line per input (input, output, status, reason, seconds, "
-    "reference, hints).",
+    "reference, hints, confidence...).",
+)
+@click.option(
+    "--check-below",
+    type=click.FloatRange(0.0, 1.0),
+    default=DEFAULT_CHECK_BELOW,
+    show_default=True,
+    help="Count in the summary the photos coloured with a confidence below this (0-1: "
+    "the share of held-out photos the model expected to come out worse).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print only failures.")
 @click.option(
@@ -140,6 +148,7 @@ def main(
     engine: str,
     ray_address: str | None,
     manifest: Path | None,
+    check_below: float,
     quiet: bool,
     debug: bool,
 ) -> None:
@@ -171,6 +180,7 @@ def main(
         engine=engine,
         ray_address=ray_address,
         debug=debug,
+        check_below=check_below,
     )
     try:
         colorizer = Colorizer(options.weights, options.device, options.temperature)
@@ -216,7 +226,7 @@ def main(
         finally:
             if log:
                 log.close()
-        reporter.finish(summary)
+        reporter.finish(summary, manifest)
         # Ray's log is worth keeping when the cluster misbehaved, not for a bad file
         aside.keep = summary.fatal is not None or reporter.noticed
     if engine == "ray":  # Ray's threads may still wait on a lost head: leave without them

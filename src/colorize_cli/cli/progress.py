@@ -9,6 +9,7 @@ with the path and the reason; ``--quiet`` keeps only those and the exit status.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -110,7 +111,7 @@ class Reporter:
             self._last_line = time.perf_counter()
             self.console.print(f"progress {self.count}/{self.total} ({ips:.1f} img/s)")
 
-    def finish(self, summary: Summary) -> None:
+    def finish(self, summary: Summary, manifest: Path | None = None) -> None:
         if self._bar is not None:
             self._bar.stop()
         if summary.fatal:
@@ -134,3 +135,13 @@ class Reporter:
             f"summary: {', '.join(parts)} in {summary.seconds:.1f}s "
             f"({summary.images_per_second:.2f} img/s)"
         )
+        if summary.unsure:
+            where = (
+                f"{escape(str(manifest))} gives each one's confidence"
+                if manifest
+                else "--manifest FILE lists them"
+            )
+            self.console.print(
+                f"check first: {summary.unsure} coloured with confidence below "
+                f"{summary.check_below:g} ({where})"
+            )

@@ -61,6 +61,14 @@ from .options import device_option, weights_option
     type=click.Choice(sorted(FORMATS)),
     help="With --review: the output format the run used, if it was not each input's own.",
 )
+@click.option(
+    "--manifest",
+    "manifests",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="With --review: the run's --manifest file (repeat it for re-runs, oldest first), "
+    "so the page lists the photos the model was least sure of first.",
+)
 def serve(
     host: str,
     port: int,
@@ -72,6 +80,7 @@ def serve(
     review: tuple[Path, Path] | None,
     hints_dir: Path | None,
     fmt: str | None,
+    manifests: tuple[Path, ...],
 ) -> None:
     """Serve the colorizer over HTTP: POST /colorize, POST /candidates, GET /health, and
     a page at /; with --review, the photos of a finished run to correct (GET /pairs)."""
@@ -84,6 +93,7 @@ def serve(
             f"colorize serve needs the server extra ({exc}): {install_extra('serve')}"
         ) from None
     from ..api import Colorizer
+    from ..files.read import ReadError
     from ..model.device import DeviceError
     from ..model.weights import WeightsError
 
@@ -99,15 +109,19 @@ def serve(
         if not src.is_dir():
             raise click.UsageError(f"--review: {src} is not a folder (the run's IN)")
         hints_dir = hints_dir or dst.with_name(dst.name + "-hints")
-        pairs = Review(src, dst, hints_dir, colorizer, fmt)
+        try:
+            pairs = Review(src, dst, hints_dir, colorizer, fmt, manifests)
+        except ReadError as exc:
+            raise click.UsageError(f"--manifest: {exc}") from None
+        known = f", {len(pairs.confidence)} with a confidence" if manifests else ""
         click.echo(
-            f"review: {len(pairs.order)} photos of {src} coloured into {dst}; corrections are "
-            f"saved under {hints_dir} (colorize {src} {dst} --hints {hints_dir} --overwrite "
-            "gives the same files)",
+            f"review: {len(pairs.order)} photos of {src} coloured into {dst}{known}; "
+            f"corrections are saved under {hints_dir} (colorize {src} {dst} --hints "
+            f"{hints_dir} --overwrite gives the same files)",
             err=True,
         )
-    elif hints_dir or fmt:
-        raise click.UsageError("--hints and --format go with --review")
+    elif hints_dir or fmt or manifests:
+        raise click.UsageError("--hints, --format and --manifest go with --review")
     app = create_app(
         colorizer,
         max_upload_mb=max_upload_mb,

@@ -17,6 +17,7 @@ from PIL import Image
 from torch.nn import functional as F
 
 from ..colour import bins
+from ..colour.confidence import expected_error, features
 from ..colour.hints import Hint, apply_hints
 from ..colour.palette import palette, prior_shift
 from ..colour.resample import thumbnail
@@ -105,6 +106,26 @@ class Colorizer:
         """L ``(N, 1, S, S)`` in [0, 100] -> a/b ``(N, 2, S/4, S/4)``, float32 on the CPU
         (:meth:`logits`, then :meth:`decode`)."""
         return self.decode(self.logits(L, shift))
+
+    @torch.inference_mode()
+    def confidence(
+        self, logits: torch.Tensor, ab: torch.Tensor, L: torch.Tensor
+    ) -> list[float | None]:
+        """Each photo's confidence in [0, 1] (:mod:`colorize_cli.colour.confidence`) from
+        the logits ``(N, Q, h, w)`` it was coloured from, their a/b and the model's input
+        L; None for each where the weights carry no confidence estimate."""
+        if self.spec.confidence is None:
+            return [None] * len(logits)
+        return self.spec.confidence.confidence(features(logits, self.centres, ab, L))
+
+    @torch.inference_mode()
+    def doubt(self, gray: np.ndarray, shift: torch.Tensor | None = None) -> torch.Tensor:
+        """Where the model hesitates over a grey ``(H, W)`` in [0, 1]: the a/b error it
+        expects of the colour it shows, ``(h, w)`` at its output grid, on the CPU."""
+        L = stack_l([thumbnail(gray, self.input_size)])
+        logits = self.logits(L, None if shift is None else shift[None])
+        ab = self.decode(logits).to(logits.device)
+        return expected_error(torch.softmax(logits, dim=1), self.centres, ab)[0].cpu()
 
     def reference_shift(
         self, ref_ab: torch.Tensor, strength: float = DEFAULT_REFERENCE_STRENGTH

@@ -4,8 +4,8 @@ Weights are safetensors (no pickled code can run on load). Besides the network's
 the file carries everything needed to decode its output, so one file is one model: the
 a/b bin centres (``bins.centres``), how often each occurs in the training photos
 (``bins.prior``, which a reference photo's palette replaces), the annealed-mean
-temperature, the share of the training's class rebalancing taken back at decoding, and
-the inference size.
+temperature, the share of the training's class rebalancing taken back at decoding, the
+inference size, and the estimate behind each photo's confidence.
 """
 
 from __future__ import annotations
@@ -19,12 +19,13 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from ..colour.confidence import Estimate
 from .net import Architecture, ColorizerNet
 
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "1f6b6e5e73f5a5ba8f63ca2ebb9b7bbb8d61c029432320179e8f6a0b76893317"
+SHIPPED_SHA256 = "6cfc8cce7cabe61b2d7dc26dd18e97199ee356a7c6c5b7645b0b620981658a88"
 CENTRES_KEY = "bins.centres"
 PRIOR_KEY = "bins.prior"
 
@@ -45,6 +46,9 @@ class ModelSpec:
     # share of the class rebalancing taken back at decoding (bins.rebalancing_shift),
     # chosen on validation with the temperature; 0 in files written before it was stored
     undo_rebalancing: float = 0.0
+    # how sure it is of each photo (colour/confidence.py), fitted on held-out photos when
+    # the decoding is chosen; None in files written before it was stored
+    confidence: Estimate | None = field(default=None, compare=False)
 
 
 def shipped_path() -> Path:
@@ -78,6 +82,8 @@ def save_weights(
         "undo_rebalancing": repr(spec.undo_rebalancing),
         **net.arch.to_metadata(),
     }
+    if spec.confidence is not None:
+        meta["confidence"] = spec.confidence.to_json()
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata=meta)
     tmp.replace(path)
@@ -126,11 +132,16 @@ def load_weights(
     missing = set(net.state_dict()) - set(tensors)
     if any(not k.endswith("num_batches_tracked") for k in missing):
         raise WeightsError(f"{path}: missing tensors {sorted(missing)[:3]}")
+    try:
+        estimate = Estimate.from_json(meta["confidence"]) if "confidence" in meta else None
+    except (ValueError, TypeError) as exc:
+        raise WeightsError(f"{path}: {exc}") from exc
     spec = ModelSpec(
         temperature=float(meta["temperature"]),
         input_size=int(meta["input_size"]),
         prior=None if prior is None else prior.float(),
         undo_rebalancing=float(meta.get("undo_rebalancing", 0.0)),
+        confidence=estimate,
     )
     if spec.undo_rebalancing and prior is None:
         raise WeightsError(f"{path}: undo_rebalancing {spec.undo_rebalancing} needs {PRIOR_KEY}")

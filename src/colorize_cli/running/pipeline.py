@@ -39,7 +39,7 @@ from ..files.discover import Job
 from ..files.formats import is_video_name
 from ..files.read import Decoded, ReadError, pixel_count
 from ..model.batch import stack_l, stack_shifts
-from ..results import DONE, FAILED, SKIPPED, Result
+from ..results import DONE, FAILED, SKIPPED, Result, film_confidence
 from . import video
 from .claim import Run, Stopped, begin
 from .stages import (
@@ -96,6 +96,7 @@ class _Item:
     coef: torch.Tensor | None = None  # a film frame's colour, steadied over time
     model_input: torch.Tensor | None = None  # its L as the model saw it: the guide grid
     warm: bool = False  # a finished frame, only re-run to warm its film's state up
+    confidence: float | None = None  # how sure the model was of its colours
 
 
 class Pipeline(Run):
@@ -176,6 +177,7 @@ class Pipeline(Run):
             reference=item.job.reference if used else None,
             hints=len(item.hints) if used else 0,
             film=item.job.sequence,
+            confidence=item.confidence if used else None,
         )
 
     def _start(self, job: Job) -> _Item | None:
@@ -320,10 +322,11 @@ class Pipeline(Run):
             if job.hints is not None:
                 raise ReadError("hints are for photos; a video takes --reference only")
             shift = None if job.reference is None else self._shifts(job.reference)
-            frames = video.colour_video(
+            confidence = video.colour_video(
                 job, self.colorizer, self.options, pool, self.stop, self.on_frames, shift
             )
-            return replace(self._result(item, DONE), frames=frames)
+            done = replace(self._result(item, DONE), frames=len(confidence))
+            return replace(done, **film_confidence(confidence))  # type: ignore[arg-type]
         except FileExistsError:
             return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
         except Stopped:
@@ -360,13 +363,19 @@ class Pipeline(Run):
         shift = stack_shifts([item.shift for item in batch], len(self.colorizer.centres))
         logits, features = self.colorizer.logits_and_features(L, shift)
         film = [it.job.sequence is not None and self.options.temporal_window > 1 for it in batch]
-        plain = None if all(film) else self.colorizer.decode(logits)  # film frames decode alone
+        # film frames are coloured from their steadied logits; their confidence, as each
+        # photo's, from the logits of this pass
+        plain = self.colorizer.decode(logits)
+        confidence = self.colorizer.confidence(logits, plain, L)
         ab = [
-            self._steady(item, logits[i], L[i, 0]) if film[i] else plain[i]  # type: ignore[index]
+            self._steady(item, logits[i], L[i, 0]) if film[i] else plain[i]
             for i, item in enumerate(batch)
         ]
-        for item, item_ab, item_L, item_features in zip(batch, ab, L, features, strict=True):
+        for item, item_ab, item_L, item_features, item_confidence in zip(
+            batch, ab, L, features, confidence, strict=True
+        ):
             item.thumb, item.model_input = None, item_L[0]
+            item.confidence = item_confidence
             if item.hints:
                 item.features = item_features.cpu()
             if item.warm:  # its part was to bring the state up to date

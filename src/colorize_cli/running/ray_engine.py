@@ -131,15 +131,24 @@ class _Model:
         thumbs = [np.asarray(t, np.float32) for t in batch["thumb"]]
         refs = [self._shifts(Path(str(r))) if r else None for r in batch["reference"]]
         shift = stack_shifts(refs, len(self.colorizer.centres))
-        logits, features = self.colorizer.logits_and_features(stack_l(thumbs), shift)
+        L = stack_l(thumbs)
+        logits, features = self.colorizer.logits_and_features(L, shift)
         out = {k: v for k, v in batch.items() if k != "thumb"}
-        out["ab"] = self.colorizer.decode(logits).numpy()
+        ab = self.colorizer.decode(logits)
+        out["ab"] = ab.numpy()
+        confidence = self.colorizer.confidence(logits, ab, L)
+        out["confidence"] = np.array([np.nan if c is None else c for c in confidence])
         # only a hinted photo carries its features on (16x its a/b); the others an empty
         # array, so the column is ragged, one array per row
         out["features"] = np.empty(len(thumbs), dtype=object)
         for i, hints in enumerate(batch["hints"]):
             out["features"][i] = features[i].cpu().numpy() if hints else np.zeros(0, np.float32)
         return out
+
+
+def _known(confidence: float) -> float | None:
+    """A confidence column's value (NaN where the weights carry no estimate)."""
+    return None if np.isnan(confidence) else round(float(confidence), 3)
 
 
 def _write(row: dict[str, Any], options: Options, input_size: int, ledger: Any) -> dict[str, Any]:
@@ -436,6 +445,7 @@ class RayEngine(Run):
                     float(row["seconds"]),
                     reference=job.reference if status == DONE else None,
                     hints=int(row["hints_used"]),
+                    confidence=_known(row["confidence"]) if status == DONE else None,
                 )
             )
             if row["fatal"]:

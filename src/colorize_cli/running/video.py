@@ -88,16 +88,16 @@ def colour_video(
     stop: threading.Event,
     on_frames: Callable[[int], None],
     shift: torch.Tensor | None = None,
-) -> int:
-    """Colour ``job.source`` into ``job.dest``; returns the frames written. A damaged or
+) -> list[float | None]:
+    """Colour ``job.source`` into ``job.dest``; returns each written frame's confidence
+    (None where the weights carry no estimate), one per frame. A damaged or
     truncated file raises :class:`ReadError`; ``stop`` abandons it (:class:`Stopped`).
     ``shift``: a reference palette's logit shift, for the whole film."""
     reader = VideoReader(job.source)
-    written = 0
+    written: list[float | None] = []
 
     def encode(f: BinaryIO) -> None:
-        nonlocal written
-        written = _colour_into(f, job, reader, colorizer, options, pool, stop, on_frames, shift)
+        written[:] = _colour_into(f, job, reader, colorizer, options, pool, stop, on_frames, shift)
 
     try:
         write_atomic(job.dest, encode, options.overwrite)
@@ -116,7 +116,7 @@ def _colour_into(
     stop: threading.Event,
     on_frames: Callable[[int], None],
     shift: torch.Tensor | None,
-) -> int:
+) -> list[float | None]:
     size = colorizer.input_size
     video = reader.video.codec_context
     frame_pixels = max(1, video.width * video.height)
@@ -157,7 +157,7 @@ def _colour_into(
     reading.start()
     muxing.start()
     stabilise = Stabiliser(options.temporal_window)
-    frames = 0
+    confidence: list[float | None] = []
     try:
         pending: list[object] = []  # decoded items in file order, frames awaiting the model
         batch: list[tuple[Frame, np.ndarray]] = []
@@ -167,12 +167,14 @@ def _colour_into(
                 batch.append((item, thumb))
             pending.append(item)
             if len(batch) == batch_size:
-                frames += _colour_batch(
+                confidence += _colour_batch(
                     batch, pending, colorizer, stabilise, shift, pool, halt, coloured
                 )
                 on_frames(len(batch))
                 batch, pending = [], []
-        frames += _colour_batch(batch, pending, colorizer, stabilise, shift, pool, halt, coloured)
+        confidence += _colour_batch(
+            batch, pending, colorizer, stabilise, shift, pool, halt, coloured
+        )
         on_frames(len(batch))
         halt.put(coloured, _END)
         muxing.join()
@@ -188,9 +190,9 @@ def _colour_into(
     if stop.is_set():
         raise Stopped
     expected = reader.frame_count if reader.video.frames else 0
-    if expected and frames < expected:
-        raise ReadError(f"truncated video: {frames} of {expected} frames could be decoded")
-    return frames
+    if expected and len(confidence) < expected:
+        raise ReadError(f"truncated video: {len(confidence)} of {expected} frames could be decoded")
+    return confidence
 
 
 def _colour_batch(
@@ -202,13 +204,16 @@ def _colour_batch(
     pool: ThreadPoolExecutor,
     halt: _Halt,
     coloured: queue.Queue,
-) -> int:
-    """Run the model on ``batch``, hand every pending item to the muxer in file order."""
+) -> list[float | None]:
+    """Run the model on ``batch``, hand every pending item to the muxer in file order;
+    the frames' confidences, from the logits of this pass."""
     futures: dict[int, Future[np.ndarray]] = {}
+    confidence: list[float | None] = []
     if batch:
         L = stack_l([thumb for _, thumb in batch])
         shifts = None if shift is None else shift.expand(len(batch), -1)
         logits = colorizer.logits(L, shifts)
+        confidence = colorizer.confidence(logits, colorizer.decode(logits), L)
         for (frame, _), frame_logits, frame_L in zip(batch, logits, L, strict=True):
             _, coef = steady_frame(colorizer, stabilise, frame_logits, frame_L[0], frame.gray)
             futures[id(frame)] = pool.submit(_compose_frame, frame, coef)
@@ -217,7 +222,7 @@ def _colour_batch(
             halt.put(coloured, (item, futures[id(item)]))
         else:
             halt.put(coloured, item)
-    return len(batch)
+    return confidence
 
 
 def _compose_frame(frame: Frame, coef: torch.Tensor) -> np.ndarray:

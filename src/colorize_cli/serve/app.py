@@ -3,7 +3,12 @@
     POST /colorize    an image (multipart field ``image``, or the raw bytes), optional
                       ``reference`` (a second image), ``strength`` (how far its palette
                       replaces the model's) and ``hints`` (hints JSON) fields; query
-                      ``temperature``, ``format``. Returns the coloured image.
+                      ``temperature``, ``format``. Returns the coloured image, and
+                      how sure the model is of its colours in ``X-Confidence`` (0 to 1;
+                      absent for weights without a confidence estimate).
+    POST /doubt       multipart ``image`` (and optionally ``reference``, ``strength``):
+                      where the model hesitates, as a PNG to lay over the photo: red,
+                      more opaque where it expects its colour to be further off.
     POST /candidates  multipart ``image``, ``x``, ``y`` (and optionally ``reference``,
                       ``strength``): the colours the model finds plausible at that
                       point, ``{"candidates": [{"rgb": [r, g, b], "p": 0.41}, ...]}``.
@@ -43,6 +48,7 @@ from ..files.controls import check_inside, parse_hints, reference_ab
 from ..files.formats import FORMATS, format_of
 from ..files.read import Decoded, ReadError, read_image
 from ..files.write import encoder
+from ..model.batch import stack_l
 from ..model.colorizer import Colorizer
 from ..running.stages import Hinted, colour
 from .batcher import Batcher
@@ -65,6 +71,27 @@ def _decode(data: bytes, max_pixels: int) -> Decoded:
 def _encoded(decoded: Decoded, rgb: np.ndarray, fmt: str) -> bytes:
     buf = io.BytesIO()
     encoder(rgb, decoded, fmt)(buf)
+    return buf.getvalue()
+
+
+# the doubt overlay marks the places the model hesitates over most within the photo:
+# clear up to this quantile of its expected error, most opaque from the next. Absolute
+# levels would not do: a photo it hesitates over everywhere would be red all over.
+DOUBT_CLEAR, DOUBT_FULL = 0.6, 0.98
+
+
+def _heat(doubt: torch.Tensor) -> bytes:
+    """The model's expected a/b error ``(h, w)`` as a red RGBA PNG at its own grid (the
+    page stretches it over the photo, as the model's square grid covers the photo)."""
+    d = doubt.numpy()
+    clear, full = np.quantile(d, [DOUBT_CLEAR, DOUBT_FULL])
+    alpha = ((d - clear) / max(full - clear, 1e-6)).clip(0, 1)
+    rgba = np.zeros((*alpha.shape, 4), np.uint8)
+    rgba[..., 0] = 230
+    rgba[..., 1] = (120 * (1 - alpha)).astype(np.uint8)  # orange to red as it grows
+    rgba[..., 3] = np.rint(200 * alpha).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
     return buf.getvalue()
 
 
@@ -182,7 +209,16 @@ def create_app(
         out_fmt = fmt or format_of(decoded.format)
         rgb = await run_in_threadpool(colour, decoded, ab, Hinted(hints, features))
         data = await run_in_threadpool(_encoded, decoded, rgb, out_fmt)
-        return Response(data, media_type=MEDIA_TYPES[out_fmt])
+        sure = colorizer.confidence(logits[None], ab[None], stack_l([thumb]))[0]
+        headers = {} if sure is None else {"X-Confidence": f"{sure:.3f}"}
+        return Response(data, media_type=MEDIA_TYPES[out_fmt], headers=headers)
+
+    async def doubt(request: Request) -> Response:
+        parts = await body_parts(request)
+        decoded = await decode(parts.image)
+        shift = await reference_shift(parts, request)
+        where = await run_in_threadpool(colorizer.doubt, decoded.gray, shift)
+        return Response(await run_in_threadpool(_heat, where), media_type="image/png")
 
     async def candidates(request: Request) -> Response:
         if not request.headers.get("content-type", "").startswith("multipart/form-data"):
@@ -211,6 +247,7 @@ def create_app(
         Route("/health", health),
         Route("/colorize", refusing(colorize), methods=["POST"]),
         Route("/candidates", refusing(candidates), methods=["POST"]),
+        Route("/doubt", refusing(doubt), methods=["POST"]),
     ]
     if review is not None:
         routes += review.routes(batcher)

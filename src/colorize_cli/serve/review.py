@@ -3,6 +3,9 @@ photos that went wrong, and keep the corrections for the next batch.
 
     GET  /pairs?offset=0&limit=50          the run's photos, a page at a time:
                                            {"pairs": [{"path": "a/b.png", ...}], "total"}
+         &order=confidence                 least sure first (with ``--manifest``: each
+                                           pair's ``confidence`` comes from the run's
+                                           manifest; those without one come last)
     GET  /pairs/{path}/input[?max=N]       the grey input, upright, as a PNG to look at
     GET  /pairs/{path}/output[?max=N]      its coloured output, as a PNG to look at
     GET  /pairs/{path}/source              the input file's own bytes (for /colorize and
@@ -37,9 +40,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..colour.hints import Hint
+from ..config import DEFAULT_CHECK_BELOW
 from ..files.controls import HINTS_SUFFIX, check_inside, parse_hints
 from ..files.discover import Job, discover
 from ..files.formats import is_video_name
+from ..files.manifest import read_manifest
 from ..files.read import ReadError, read_image
 from ..files.write import write_atomic
 from ..model.colorizer import Colorizer
@@ -69,8 +74,17 @@ class Review:
     """The pairs of one finished run and the routes that show and correct them."""
 
     def __init__(
-        self, src: Path, dst: Path, hints_dir: Path, colorizer: Colorizer, fmt: str | None
+        self,
+        src: Path,
+        dst: Path,
+        hints_dir: Path,
+        colorizer: Colorizer,
+        fmt: str | None,
+        manifests: tuple[Path, ...] = (),
     ) -> None:
+        """``manifests``: the run's ``--manifest`` files, in the order the runs were made
+        (a re-run skips finished photos, so their confidence is in an earlier one).
+        Raises ReadError for a manifest that cannot be read."""
         if not src.is_dir():
             raise ValueError(f"{src}: --review takes the run's input folder")
         self.src, self.dst, self.hints_dir = src, dst, hints_dir
@@ -83,6 +97,36 @@ class Review:
             hints = hints_dir / rel.parent / (rel.stem + HINTS_SUFFIX)
             self.pairs[rel.as_posix()] = Pair(rel.as_posix(), job, hints)
         self.order = list(self.pairs)
+        self.confidence = self._confidences(manifests)
+        # least sure first, then those without a confidence, each in name order
+        self.by_confidence = sorted(
+            self.order, key=lambda p: (p not in self.confidence, self.confidence.get(p, 0.0))
+        )
+
+    def _confidences(self, manifests: tuple[Path, ...]) -> dict[str, float]:
+        """Each listed pair's confidence from the manifests (the last run that coloured
+        it). A record names its input as that run was given it, so it is matched by the
+        resolved path, or else by its longest trailing part that is a listed pair (a run
+        made from another folder)."""
+        by_source = {pair.job.source.resolve(): key for key, pair in self.pairs.items()}
+        found: dict[str, float] = {}
+        for manifest in manifests:
+            try:
+                records = list(read_manifest(manifest))
+            except OSError as exc:
+                raise ReadError(f"{manifest}: {exc.strerror or exc}") from None
+            for record in records:
+                confidence = record.get("confidence")
+                if not isinstance(confidence, int | float) or isinstance(confidence, bool):
+                    continue
+                key = by_source.get(Path(record["input"]).resolve())
+                if key is None:
+                    parts = Path(record["input"]).parts
+                    tails = ("/".join(parts[i:]) for i in range(len(parts)))
+                    key = next((t for t in tails if t in self.pairs), None)
+                if key is not None:
+                    found[key] = float(confidence)
+        return found
 
     def pair(self, path: str) -> Pair:
         """The listed pair ``path`` names; refused unless it is listed and still inside."""
@@ -106,16 +150,29 @@ class Review:
             "hints": pair.hints.relative_to(self.hints_dir).as_posix()
             if pair.hints.is_file()
             else None,
+            "confidence": self.confidence.get(pair.path),
         }
 
     def routes(self, batcher: Batcher) -> list[Route]:
         async def listing(request: Request) -> Response:
             offset = int(number(request.query_params.get("offset"), "offset", 0, 1e9) or 0)
             limit = int(number(request.query_params.get("limit"), "limit", 1, PAGE_LIMIT) or 50)
-            page = [self.pairs[p] for p in self.order[offset : offset + limit]]
+            order = request.query_params.get("order", "name")
+            if order not in ("name", "confidence"):
+                raise BadRequest(400, "order must be name or confidence")
+            keys = self.by_confidence if order == "confidence" else self.order
+            page = [self.pairs[p] for p in keys[offset : offset + limit]]
             described = await run_in_threadpool(lambda: [self.describe(p) for p in page])
             return JSONResponse(
-                {"pairs": described, "total": len(self.order), "offset": offset, "limit": limit}
+                {
+                    "pairs": described,
+                    "total": len(self.order),
+                    "offset": offset,
+                    "limit": limit,
+                    "order": order,
+                    "confidences": len(self.confidence),
+                    "check_below": DEFAULT_CHECK_BELOW,  # what the page marks as unsure
+                }
             )
 
         async def show(request: Request, which: str) -> Response:

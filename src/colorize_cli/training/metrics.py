@@ -3,6 +3,7 @@
 - PSNR over RGB, and SSIM (scikit-image), against the original colour photo.
 - AuC: area under the curve of the share of pixels whose a/b error is within a threshold,
   thresholds 0..150 (Zhang et al. 2016), in percent; 100 means every pixel's a/b exact.
+- a/b error: the mean a/b distance per pixel (what a photo's confidence ranks).
 - Colourfulness: Hasler and Suesstrunk (2003), M = sigma_rgyb + 0.3 * mu_rgyb on 0..255.
 """
 
@@ -38,6 +39,11 @@ def ab_auc(out: np.ndarray, truth: np.ndarray) -> float:
     err = torch.linalg.vector_norm(_ab(out) - _ab(truth), dim=0).flatten().numpy()
     counts = np.searchsorted(np.sort(err), AUC_THRESHOLDS, side="right")
     return float(100.0 * np.mean(counts / err.size))
+
+
+def ab_error(out: np.ndarray, truth: np.ndarray) -> float:
+    """Mean a/b distance per pixel: the error a photo's confidence is meant to rank."""
+    return float(torch.linalg.vector_norm(_ab(out) - _ab(truth), dim=0).mean())
 
 
 def stratified_mean(values: Sequence[float], sources: Sequence[str]) -> float:

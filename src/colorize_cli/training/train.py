@@ -164,7 +164,8 @@ DEFAULT_INPUT_SIZE = 128  # until --choose-temperature picks one on validation
     "--choose-temperature/--keep-temperature",
     default=None,
     help="When done, pick the inference size and decoding temperature on the validation "
-    "photos and store them in the exported weights [default: choose with --init-from].",
+    "photos, fit the confidence estimate there, and store both in the exported weights "
+    "[default: choose with --init-from].",
 )
 def main(
     data_dir: Path,
@@ -275,11 +276,13 @@ def main(
     exported = trainer.exported
     click.echo(f"done: {trainer.step} steps; weights in {exported}")
     if choose_temperature:
+        from .confidence import refit
         from .temperature import choose
 
         chosen, table = choose(exported, cache.val_paths, val_sources)
         net_, centres_, _ = load_weights(exported)
         save_weights(exported, net_, centres_, chosen)
+        fitted = refit(exported, cache.val_paths, spec.confidence)
         settings = {
             "input_size": chosen.input_size,
             "temperature": chosen.temperature,
@@ -289,7 +292,7 @@ def main(
         click.echo(
             "chose "
             + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in settings.items())
-            + f" on {len(cache.val_paths)} validation photos"
+            + f" on {len(cache.val_paths)} validation photos; {fitted}"
         )
 
 

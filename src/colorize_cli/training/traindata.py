@@ -59,6 +59,18 @@ class CropCache:
     val_paths: list[Path]  # the held-out photos themselves, for choosing the temperature
 
 
+def _split(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, int]:
+    """A seeded order of ``n`` photos, and how many of its first are held out."""
+    return np.random.default_rng(seed).permutation(n), max(1, int(n * val_fraction))
+
+
+def held_out_paths(root: Path, val_fraction: float, seed: int) -> list[Path]:
+    """The photos under ``root`` that a training run with this split never trains on."""
+    paths = list_photos(root)
+    order, n_val = _split(len(paths), val_fraction, seed)
+    return [paths[i] for i in order[:n_val]]
+
+
 def build_cache(
     root: Path,
     cache_dir: Path,
@@ -79,8 +91,7 @@ def build_cache(
         "\n".join([str(seed), str(val_fraction), *map(str, paths)]).encode()
     ).hexdigest()[:12]
     file = cache_dir / f"crops{size}-{key}.npz"
-    order = np.random.default_rng(seed).permutation(len(paths))
-    n_val = max(1, int(len(paths) * val_fraction))
+    order, n_val = _split(len(paths), val_fraction, seed)
     val_paths = [paths[i] for i in order[:n_val]]
     train_paths = [paths[i] for i in order[n_val:]]
     if file.exists():
