@@ -237,6 +237,7 @@ def test_the_review_page_sorts_by_confidence_and_shows_where_it_hesitates(
     )
     shot = os.environ.get("COLORIZE_REVIEW_SCREENSHOT")  # docs/review-confidence.png
     if shot:
+        browser.set_window_size(900, 660)  # the list, without the empty page below it
         browser.save_screenshot(shot)
     # by name on request
     Select(browser.find_element(By.ID, "order")).select_by_value("name")

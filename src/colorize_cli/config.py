@@ -22,7 +22,7 @@ DEFAULT_REFERENCE_STRENGTH = 0.5
 DEFAULT_TEMPORAL_WINDOW = 16
 # Photos coloured with a confidence below this are counted in the summary as the ones to
 # check first: a confidence is the share of held-out photos the model expected to come
-# out worse (colour/confidence.py). On the evaluation sets 7.5% fall below 0.1, with 1.73
+# out worse (colour/confidence.py). On the evaluation sets 8% fall below 0.1, with 1.70
 # times the mean a/b error (benchmarks/README.md, "Confidence").
 DEFAULT_CHECK_BELOW = 0.1
 # x264's quality scale: 0 lossless, 23 its own default; 18 is close to transparent.

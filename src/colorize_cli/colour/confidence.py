@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 
 # per-pixel maps, each pooled as its mean, its chroma-weighted mean and its 90th percentile
 MAPS = ("entropy", "spread", "expected", "expected_chroma", "chroma", "top")
@@ -50,22 +51,25 @@ def features(
     coloured from (reference shift and all), their decoded a/b ``(N, 2, h, w)`` and the
     model's input L ``(N, 1, S, S)`` in [0, 100]. Float32, on the logits' device."""
     centres = centres.to(logits.device).float()
-    ab = ab.to(logits.device).float()
-    x = logits.float().flatten(2)  # (N, Q, hw)
-    n, q, _ = x.shape
-    p = torch.softmax(x, dim=1)
-    top = p.amax(1)
+    # a photo's doubt is a summary: a grid of half the side costs a quarter as much
+    logits = F.avg_pool2d(logits.float(), 2)
+    ab = F.avg_pool2d(ab.to(logits.device).float(), 2)
+    n, q, h, w = logits.shape
+    # classes last: a free view of the network's channels-last output, so every sum over
+    # the classes runs along contiguous memory
+    x = logits.float().permute(0, 2, 3, 1).reshape(n, h * w, q)
+    p = torch.softmax(x, dim=2)
+    top, likeliest = p.max(2)
     # log Z from the likeliest class (p = exp(x - log Z)), without a second pass
-    lse = x.amax(1) - torch.log(top)
-    # one product over the classes for every per-class sum: a, b, |c|^2, |c| and, for
-    # the entropy (log Z - sum p x), the logits themselves
+    lse = x.gather(2, likeliest[..., None])[..., 0] - torch.log(top)
+    # one product over the classes for every per-class sum: a, b, |c|^2 and |c|
     per_class = torch.stack(
-        [centres[:, 0], centres[:, 1], centres.square().sum(1), centres.norm(dim=1)]
+        [centres[:, 0], centres[:, 1], centres.square().sum(1), centres.norm(dim=1)], dim=1
     )
-    sums = (per_class @ p).view(n, 4, *logits.shape[2:])
+    sums = (p @ per_class).permute(0, 2, 1).reshape(n, 4, h, w)
     mean_ab, second, expected_chroma = sums[:, :2], sums[:, 2], sums[:, 3]
     chroma = ab.norm(dim=1)
-    entropy = (lse - (p * x).sum(1)).view_as(chroma) / math.log(q)
+    entropy = (lse - (p * x).sum(2)).view_as(chroma) / math.log(q)  # log Z - sum p x
     maps = {
         "entropy": entropy,
         "spread": (second - mean_ab.square().sum(1)).clamp_min(0).sqrt(),

@@ -25,7 +25,7 @@ from .net import Architecture, ColorizerNet
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "6cfc8cce7cabe61b2d7dc26dd18e97199ee356a7c6c5b7645b0b620981658a88"
+SHIPPED_SHA256 = "382c3cd7437eb30af9561d052278ed69fb572bcb413174e7f3fbde3e3455511e"
 CENTRES_KEY = "bins.centres"
 PRIOR_KEY = "bins.prior"
 
