@@ -23,14 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hints import lab_ab, worst_points
+from hints import automatic, lab_ab, worst_points
 
 from colorize_cli import Colorizer
 from colorize_cli.colour.hints import Hint, apply_hints
-from colorize_cli.colour.resample import thumbnail
-from colorize_cli.colour.rgb import compose, guide_grid
-from colorize_cli.model.batch import stack_l
-from colorize_cli.training.evaluate import load_photo, photo_sets
+from colorize_cli.colour.rgb import compose
+from colorize_cli.training.evaluate import photo_sets
 from colorize_cli.training.metrics import psnr
 
 
@@ -45,12 +43,8 @@ def photo_gains(
     col: Colorizer, path: Path, ks: list[int], draws: int, seed: int
 ) -> dict[tuple[str, int], tuple[float, float]]:
     """One photo's (fall in mean a/b error, PSNR gain) for each kind of place and ``k``."""
-    decoded, truth = load_photo(path)
-    L = stack_l([thumbnail(decoded.gray, col.input_size)])
-    logits, features = col.logits_and_features(L)
-    ab = col.decode(logits)[0]
-    guide = guide_grid(decoded.gray, ab.shape[-1])
-    auto = compose(decoded.gray, ab, 8, guide=guide)
+    a = automatic(col, path)
+    decoded, truth, ab, guide, auto = a.decoded, a.truth, a.ab, a.guide, a.rgb
     true_ab = lab_ab(truth)
     error = np.linalg.norm(lab_ab(auto) - true_ab, axis=0)
     h, w = error.shape
@@ -60,7 +54,7 @@ def photo_gains(
 
     def gain(points: list[tuple[int, int]]) -> tuple[float, float]:
         hints = [Hint(x, y, tuple(int(v) for v in truth[y, x])) for x, y in points]
-        hinted = apply_hints(guide, ab, features[0], hints, decoded.size)
+        hinted = apply_hints(guide, ab, a.features, hints, decoded.size)
         out = compose(decoded.gray, ab, 8, guide=guide, hinted=hinted)
         fixed = np.linalg.norm(lab_ab(out) - true_ab, axis=0).mean()
         return float(error.mean() - fixed), psnr(out, truth) - psnr(auto, truth)

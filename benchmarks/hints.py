@@ -18,6 +18,7 @@ this prints the mean over the set of:
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ from colorize_cli.colour.lab import rgb_to_lab
 from colorize_cli.colour.resample import thumbnail
 from colorize_cli.colour.rgb import compose, guide_grid
 from colorize_cli.files.formats import is_image_name
+from colorize_cli.files.read import Decoded
 from colorize_cli.model.batch import stack_l
 from colorize_cli.training.evaluate import load_photo
 from colorize_cli.training.metrics import psnr
@@ -40,6 +42,28 @@ RIGHT = 6.0  # a/b units: a pixel this close to the original was right already
 
 def lab_ab(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1).double() / 255)[1:].numpy()
+
+
+@dataclass
+class Automatic:
+    """An evaluation photo coloured without hints, with what hints would need."""
+
+    decoded: Decoded
+    truth: np.ndarray  # the original, uint8 RGB
+    ab: torch.Tensor  # the model's a/b at its grid
+    features: torch.Tensor  # (C, h, w), where hints stop
+    guide: torch.Tensor
+    rgb: np.ndarray  # the automatic output
+
+
+def automatic(col: Colorizer, path: Path) -> Automatic:
+    decoded, truth = load_photo(path)
+    L = stack_l([thumbnail(decoded.gray, col.input_size)])
+    logits, features = col.logits_and_features(L)
+    ab = col.decode(logits)[0]
+    guide = guide_grid(decoded.gray, ab.shape[-1])
+    rgb = compose(decoded.gray, ab, 8, guide=guide)
+    return Automatic(decoded, truth, ab, features[0], guide, rgb)
 
 
 def worst_points(error: np.ndarray, k: int, reach: int) -> list[tuple[int, int]]:
@@ -66,12 +90,8 @@ def main() -> None:
     rows: dict[tuple[int, float], list[tuple[float, float, float]]] = {}
     auto_psnr, auto_near = [], {k: [] for k in args.hints}
     for path in paths:
-        decoded, truth = load_photo(path)
-        L = stack_l([thumbnail(decoded.gray, col.input_size)])
-        logits, features = col.logits_and_features(L)
-        ab = col.decode(logits)[0]
-        guide = guide_grid(decoded.gray, ab.shape[-1])
-        auto = compose(decoded.gray, ab, 8, guide=guide)
+        a = automatic(col, path)
+        decoded, truth, ab, guide, auto = a.decoded, a.truth, a.ab, a.guide, a.rgb
         auto_ab, true_ab = lab_ab(auto), lab_ab(truth)
         error = np.linalg.norm(auto_ab - true_ab, axis=0)
         auto_psnr.append(psnr(auto, truth))
@@ -86,7 +106,7 @@ def main() -> None:
             hints = [Hint(x, y, tuple(int(v) for v in truth[y, x])) for x, y in points]
             for sigma in args.feature_sigma:
                 hints_module.FEATURE_SIGMA = sigma
-                hinted = apply_hints(guide, ab, features[0], hints, decoded.size)
+                hinted = apply_hints(guide, ab, a.features, hints, decoded.size)
                 out = compose(decoded.gray, ab, 8, guide=guide, hinted=hinted)
                 out_ab = lab_ab(out)
                 fixed = float(np.linalg.norm(out_ab - true_ab, axis=0)[near].mean())
