@@ -54,6 +54,7 @@ def test_samples_tree_is_mirrored_in_natural_order_with_sizes_kept(tmp_path):
         "frames",
         "film",
         "redone",
+        "confidence",
     }
     assert all(set(x) == keys for x in lines)
     assert not any(x["redone"] for x in lines)  # only a lost cluster node redoes work
