@@ -219,6 +219,7 @@ def test_review_without_a_manifest_is_as_before_and_a_bad_one_is_named(tmp_path:
 def test_the_review_page_sorts_by_confidence_and_shows_where_it_hesitates(
     reviewed_run, browser
 ) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -240,8 +241,10 @@ def test_the_review_page_sorts_by_confidence_and_shows_where_it_hesitates(
         browser.set_window_size(900, 660)  # the list, without the empty page below it
         browser.save_screenshot(shot)
     # by name on request
+    # the grid is drawn again on each change: cards read while it is may have gone
+    settled = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
     Select(browser.find_element(By.ID, "order")).select_by_value("name")
-    WebDriverWait(browser, 60).until(
+    settled.until(
         lambda b: (
             [c.get_attribute("data-path") for c in b.find_elements(By.CSS_SELECTOR, ".pair")]
             == sorted(records)
@@ -249,7 +252,7 @@ def test_the_review_page_sorts_by_confidence_and_shows_where_it_hesitates(
     )
     # the editor's overlay: where the model hesitates over the least sure photo
     Select(browser.find_element(By.ID, "order")).select_by_value("confidence")
-    WebDriverWait(browser, 60).until(
+    settled.until(
         lambda b: (
             b.find_elements(By.CSS_SELECTOR, ".pair")[0].get_attribute("data-confidence")
             == str(shown[0])
