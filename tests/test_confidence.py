@@ -103,7 +103,12 @@ def test_a_run_gives_every_photo_frame_and_film_its_confidence(tmp_path: Path, c
     clip = done["clip.mp4"]
     assert len(clip["frame_confidence"]) == clip["frames"] == 12
     assert clip["confidence"] == pytest.approx(np.mean(clip["frame_confidence"]), abs=1e-3)
-    assert all(done[f"reel/frame_{i:03d}.png"]["film"] for i in range(6))
+    # a frame folder: one per frame, and the film's (their mean) at the end of the run
+    frames = [done[f"reel/frame_{i:03d}.png"] for i in range(6)]
+    film = frames[0]["film"]
+    mean = np.mean([f["confidence"] for f in frames])
+    assert all(f["film"] == film for f in frames)
+    assert f"film: {film}: confidence {mean:.2f} (its frames' mean)" in r.stderr
     # the summary counts those below the threshold and says where they are listed
     below = sum(v["confidence"] < 0.3 for v in done.values())
     assert below > 0

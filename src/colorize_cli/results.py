@@ -51,6 +51,9 @@ class Summary:
     redone: int = 0  # of those done, how many were redone after a lost cluster node
     check_below: float = 0.0  # a run sets it from Options.check_below
     unsure: int = 0  # of those done, how many with a confidence below check_below
+    # each frame folder's film (its pattern) -> (sum, count) of its coloured frames'
+    # confidences: film_confidence gives the film's own
+    _films: dict[str, tuple[float, int]] = field(default_factory=dict)
     frames: int = 0  # photos and video frames coloured (a photo is one frame)
     seconds: float = 0.0
     interrupted: bool = False
@@ -63,6 +66,9 @@ class Summary:
             self.redone += result.redone
             known = result.confidence is not None
             self.unsure += known and result.confidence < self.check_below  # type: ignore[operator]
+            if known and result.film is not None:
+                total, n = self._films.get(result.film, (0.0, 0))
+                self._films[result.film] = (total + result.confidence, n + 1)  # type: ignore[operator]
             self.frames += 1 if result.frames is None else result.frames
         elif result.status == SKIPPED:
             self.skipped += 1
@@ -71,6 +77,12 @@ class Summary:
         else:
             self.failed += 1
             self.failures.append(result)
+
+    @property
+    def film_confidence(self) -> dict[str, float]:
+        """Each frame folder's film coloured in this run -> its confidence, the mean of its
+        frames' (a video's own is on its Result)."""
+        return {film: round(total / n, 3) for film, (total, n) in self._films.items()}
 
     @property
     def images_per_second(self) -> float:

@@ -135,6 +135,8 @@ class Reporter:
             f"summary: {', '.join(parts)} in {summary.seconds:.1f}s "
             f"({summary.images_per_second:.2f} img/s)"
         )
+        for film, sure in list(summary.film_confidence.items())[:FILMS_LISTED]:
+            self.console.print(f"film: {escape(film)}: confidence {sure:.2f} (its frames' mean)")
         if summary.unsure:
             where = (
                 f"{escape(str(manifest))} gives each one's confidence"

@@ -60,6 +60,9 @@ class Hint:
     y: float
     rgb: tuple[int, int, int]  # sRGB, 0-255
     radius: float = DEFAULT_RADIUS
+    # how much of its correction it makes, 0-1: a film's keyframe hint carried to another
+    # frame of its shot weighs less as the picture matches less and time passes
+    weight: float = 1.0
 
 
 def hint_ab(hints: list[Hint]) -> torch.Tensor:
@@ -71,11 +74,13 @@ def hint_ab(hints: list[Hint]) -> torch.Tensor:
 
 def _hint_cells(
     hints: list[Hint], size: tuple[int, int], side: int, colours: torch.Tensor
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per grid cell: 1 where a hint covers it (else 0), and the covering hint's a/b."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per grid cell: 1 where a hint covers it (else 0), the covering hint's a/b, and its
+    weight."""
     width, height = size
     sx, sy = side / width, side / height
     mask = np.zeros((side, side), dtype=np.float64)
+    weight = np.zeros((side, side), dtype=np.float64)
     ab = np.zeros((2, side, side), dtype=np.float64)
     ys, xs = np.mgrid[0:side, 0:side]
     for hint, colour in zip(hints, colours.numpy(), strict=True):
@@ -84,8 +89,9 @@ def _hint_cells(
         inside = ((xs - gx) / rx) ** 2 + ((ys - gy) / ry) ** 2 <= 1.0
         inside[min(max(round(gy), 0), side - 1), min(max(round(gx), 0), side - 1)] = True
         mask[inside] = 1.0
+        weight[inside] = hint.weight
         ab[:, inside] = colour[:, None]
-    return mask, ab
+    return mask, ab, weight
 
 
 def _unlikeness(x: np.ndarray, sigma: float, axis: int) -> np.ndarray:
@@ -135,10 +141,30 @@ def apply_hints(
     model = F.interpolate(ab[None].float(), size=(side, side), mode="bilinear")[0]
     if not hints:
         return model
+    reach, hinted = hint_fields(guide, ab, features, hints, size)
+    return hinted + (1 - reach) * model
+
+
+def hint_fields(
+    guide: torch.Tensor,
+    ab: torch.Tensor,
+    features: torch.Tensor,
+    hints: list[Hint],
+    size: tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two fields of :func:`apply_hints` on the guide grid: the hints' reach ``(1, S,
+    S)`` and their colour weighted by it ``(2, S, S)`` (a film's keyframe carries them
+    through its shot, :mod:`colorize_cli.colour.keyframes`)."""
+    side = guide.shape[-1]
+    model = F.interpolate(ab[None].float(), size=(side, side), mode="bilinear")[0]
     L = F.avg_pool2d(guide[None, None].double(), SOLVE_STEP)[0, 0]
     n = L.shape[-1]
-    mask, target = _hint_cells(hints, size, n, hint_ab(hints))
+    mask, target, weight = _hint_cells(hints, size, n, hint_ab(hints))
     pin = PIN * mask.ravel()
+    # a hint of weight w pins its cells as hard, but to w of its reach and colour: the
+    # fields are linear in the right-hand side, so it makes w of its correction, and
+    # neither field leaves [0, 1] times the colours (the pins stay in the matrix)
+    held = pin * weight.ravel()
     model_n = F.avg_pool2d(model[None].double(), SOLVE_STEP)[0].numpy()
     # unit length before blending (no point outweighs its neighbours) and after (the
     # blend of two unit vectors is shorter)
@@ -146,8 +172,7 @@ def apply_hints(
     seen = F.interpolate(seen, size=(n, n), mode="bilinear")[0]
     seen_n = F.normalize(seen, dim=0).numpy()
     A = _affinity_laplacian(L.numpy(), model_n, seen_n) + sp.diags(DECAY * SOLVE_STEP**2 + pin)
-    rhs = np.stack([pin, pin * target[0].ravel(), pin * target[1].ravel()], axis=1)
+    rhs = np.stack([held, held * target[0].ravel(), held * target[1].ravel()], axis=1)
     solved = torch.from_numpy(splu(A.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs))
     fields = F.interpolate(solved.T.reshape(1, 3, n, n).float(), size=(side, side), mode="bilinear")
-    reach, hinted = fields[0, :1], fields[0, 1:]
-    return hinted + (1 - reach) * model
+    return fields[0, :1], fields[0, 1:]

@@ -133,6 +133,52 @@ def exposure_matched(coef: torch.Tensor, gain: float) -> torch.Tensor:
     return torch.cat((a * gain, b + a * (L_OFFSET * (gain - 1.0) / 100.0)))
 
 
+class Cuts:
+    """Where a film's shots start: feed it every frame's model input in order. The
+    stabiliser starts over where it says, and a film's keyframes (colour/keyframes.py)
+    reach as far as it says, from the same frames and so at the same places."""
+
+    def __init__(self) -> None:
+        self._L: torch.Tensor | None = None
+        self._size: tuple[int, int] | None = None
+        self._level = 0.0
+        self.cuts = 0  # where a new shot started, not counting the first frame
+
+    def starts_shot(self, L: torch.Tensor, size: tuple[int, int]) -> bool:
+        """Whether the frame with model input L ``(S, S)`` and own ``size`` starts a shot
+        (the first frame does, as does one of another size, neither counted as a cut)."""
+        prev, self._L = self._L, L
+        if prev is None or self._size != size:
+            self._size, self._level = size, 0.0
+            return True
+        score = shot_change(prev, L)
+        if score > max(CUT_FLOOR, CUT_RATIO * self._level):
+            self.cuts += 1
+            self._level = 0.0
+            return True
+        self._level = LEVEL_KEEP * self._level + (1 - LEVEL_KEEP) * score
+        return False
+
+
+def followed_shift(
+    prev: torch.Tensor, L: torch.Tensor, cells: int
+) -> tuple[float, float, torch.Tensor]:
+    """The camera's shift from ``prev`` to ``L`` (model inputs ``(S, S)``) in their
+    pixels, (0, 0) where no shift explains the change (grain or a smooth picture fooled
+    the estimate, or it is too large to be a pan), and what changed beyond it on a
+    ``cells``-square layout, in units of the frame's spread (with that spread)."""
+    n = L.shape[-1]
+    z, spread = layout(L, cells)
+    still, _ = layout(prev, cells)
+    change = (z - still).abs()
+    dy, dx = estimate_shift(prev, L)
+    if 0 < max(abs(dy), abs(dx)) <= MAX_SHIFT * n:
+        moved, _ = layout(translate(prev[None], dy, dx)[0], cells)
+        if (z - moved).abs().mean() < change.mean():  # the shift explains the change
+            return dy, dx, (z - moved).abs() * spread
+    return 0.0, 0.0, change * spread
+
+
 class Stabiliser:
     """The temporal state of one shot: feed it every frame's logits in order."""
 
@@ -147,9 +193,12 @@ class Stabiliser:
         self._shift = (0.0, 0.0)  # the last frame's motion, in model-input pixels
         self._bright = 1.0  # how little the last frame's mean lightness changed, 0-1
         self._L: torch.Tensor | None = None
-        self._size: tuple[int, int] | None = None
-        self._level = 0.0
-        self.cuts = 0  # where the state started over, not counting the first frame
+        self._cuts = Cuts()
+
+    @property
+    def cuts(self) -> int:
+        """Where the state started over, not counting the first frame."""
+        return self._cuts.cuts
 
     def __call__(
         self, logits: torch.Tensor, L: torch.Tensor, size: tuple[int, int]
@@ -158,39 +207,15 @@ class Stabiliser:
         and the frame's own size -> the logits to decode for it."""
         L = L.to(logits.device).float()
         prev, self._L = self._L, L
-        continuing = prev is not None and self._size == size and self.keep > 0
-        self._size = size
-        if continuing:
-            assert prev is not None
-            score = shot_change(prev, L)
-            if score > max(CUT_FLOOR, CUT_RATIO * self._level):
-                self.cuts += 1
-                continuing = False
-            else:
-                self._level = LEVEL_KEEP * self._level + (1 - LEVEL_KEEP) * score
-        if not continuing:
-            if prev is not None:
-                self._level = 0.0
+        if self._cuts.starts_shot(L, size) or self.keep == 0:
             self._state, self._keep, self._coef = logits.clone(), None, None
             return logits
         assert prev is not None and self._state is not None
         n, cells = L.shape[-1], logits.shape[-1]
-        z, spread = layout(L, cells)
-        still, _ = layout(prev, cells)
-        change = (z - still).abs()
-        dy, dx = estimate_shift(prev, L)
-        if 0 < max(abs(dy), abs(dx)) <= MAX_SHIFT * n:
-            moved, _ = layout(translate(prev[None], dy, dx)[0], cells)
-            if (z - moved).abs().mean() < change.mean():  # the shift explains the change
-                change = (z - moved).abs()
-            else:  # grain or a smooth picture fooled the estimate: stay put
-                dy = dx = 0.0
-        else:
-            dy = dx = 0.0
+        dy, dx, change = followed_shift(prev, L, cells)
         self._shift = (dy / n, dx / n)  # as a fraction of the frame
         self._bright = math.exp(-abs(float(L.mean() - prev.mean())) / FADE_SCALE)
         # local change in L units, widened by a cell so a moving edge frees both sides
-        change = change * spread
         moved = F.max_pool2d(change[None, None], 3, 1, 1)[0, 0]
         self._keep = keep = self.keep * torch.exp(-moved / MOTION_SCALE)
         past = translate(self._state, dy * cells / n, dx * cells / n)

@@ -93,18 +93,23 @@ def read_reference(path: Path) -> torch.Tensor:
         raise ReadError(f"reference {path}: cannot read it as an image ({exc})") from None
 
 
-def _points_with_lines(text: str, points: list) -> list[int]:
-    """The line on which each element of the top-level ``points`` array starts."""
-    match = re.search(r'"points"\s*:\s*\[', text)
+def _element_starts(text: str, key: str, count: int, start: int = 0) -> list[int]:
+    """Where each element of the first ``key`` array after ``start`` begins in ``text``
+    (``start`` for each where it cannot be found)."""
+    match = re.compile(rf'"{key}"\s*:\s*\[').search(text, start)
     if match is None:
-        return [1] * len(points)
-    decoder, pos, lines = json.JSONDecoder(), match.end(), []
-    for _ in points:
+        return [start] * count
+    decoder, pos, starts = json.JSONDecoder(), match.end(), []
+    for _ in range(count):
         while text[pos] in " \t\r\n,":
             pos += 1
-        lines.append(text.count("\n", 0, pos) + 1)
+        starts.append(pos)
         _, pos = decoder.raw_decode(text, pos)
-    return lines
+    return starts
+
+
+def _line(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
 
 
 def _number(point: dict, key: str, where: str) -> float:
@@ -132,10 +137,15 @@ def parse_hints(text: str, where: str = "hints") -> list[Hint]:
         raise ReadError(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("points"), list):
         raise ReadError(f'{where}: expected an object with a "points" list')
-    points = data["points"]
+    return _points(text, data["points"], where)
+
+
+def _points(text: str, points: list, where: str, start: int = 0) -> list[Hint]:
+    """The hints of a ``points`` list (the first after ``start`` in ``text``)."""
     hints = []
-    for i, (point, line) in enumerate(zip(points, _points_with_lines(text, points), strict=True)):
-        at = f"{where}: points[{i}] (line {line})"
+    starts = _element_starts(text, "points", len(points), start)
+    for i, (point, pos) in enumerate(zip(points, starts, strict=True)):
+        at = f"{where}: points[{i}] (line {_line(text, pos)})"
         if not isinstance(point, dict):
             raise ReadError(f"{at}: expected an object with x, y and rgb")
         unknown = sorted(set(point) - _POINT_KEYS)
@@ -156,6 +166,37 @@ def parse_hints(text: str, where: str = "hints") -> list[Hint]:
             raise ReadError(f"{at}: 'radius' must be above 0, got {radius:g}")
         hints.append(Hint(x, y, (rgb[0], rgb[1], rgb[2]), radius))
     return hints
+
+
+def read_film_hints(path: Path) -> dict[int, list[Hint]]:
+    """A video's hints file, ``{"frames": [{"frame": 18, "points": [...]}, ...]}``: each
+    keyframe's hints by its 0-based decoded frame index. A mistake is a ReadError naming
+    the entry, its line and the field."""
+    where = f"hints {path}"
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ReadError(f"{where}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ReadError(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
+        raise ReadError(f'{where}: a video\'s hints are an object with a "frames" list')
+    keyframes: dict[int, list[Hint]] = {}
+    entries = data["frames"]
+    for i, (entry, pos) in enumerate(
+        zip(entries, _element_starts(text, "frames", len(entries)), strict=True)
+    ):
+        at = f"{where}: frames[{i}] (line {_line(text, pos)})"
+        if not isinstance(entry, dict) or not isinstance(entry.get("points"), list):
+            raise ReadError(f'{at}: expected an object with "frame" and a "points" list')
+        frame = entry.get("frame")
+        if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+            raise ReadError(f"{at}: 'frame' must be a frame index from 0, got {json.dumps(frame)}")
+        if frame in keyframes:
+            raise ReadError(f"{at}: frame {frame} is given twice")
+        keyframes[frame] = _points(text, entry["points"], at, pos)
+    return keyframes
 
 
 def check_inside(hints: list[Hint], size: tuple[int, int], where: str = "hints") -> None:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from ..colour.hints import Hint
+from ..colour.keyframes import FilmPlan
 from ..colour.temporal import Stabiliser, warm_up_frames
 from ..config import Options
 from ..files import claims
@@ -42,6 +43,7 @@ from ..model.batch import stack_l, stack_shifts
 from ..results import DONE, FAILED, SKIPPED, Result, film_confidence
 from . import video
 from .claim import Run, Stopped, begin
+from .keyframes import plan_frames
 from .stages import (
     Hinted,
     ReferenceShifts,
@@ -125,6 +127,8 @@ class Pipeline(Run):
         self._shifts = ReferenceShifts(colorizer, options.reference_strength)
         # the temporal state of the sequence being coloured (its frames are contiguous)
         self._sequence: tuple[str, Stabiliser] | None = None
+        # films with keyframes: each one's plan (its first pass) and its frames' indices
+        self._plans: dict[str, tuple[FilmPlan, dict[Path, int]]] = {}
 
     # -- stages run in worker threads ------------------------------------------------
     def _read(self, item: _Item) -> _Item:
@@ -193,9 +197,21 @@ class Pipeline(Run):
 
     def _items(self, jobs: Iterable[Job]) -> Iterator[_Item]:
         """The claimed jobs as items, each film frame that follows finished ones of its
-        film preceded by (up to :func:`warm_up_frames` of) them, marked ``warm``."""
+        film preceded by (up to :func:`warm_up_frames` of) them, marked ``warm``. A film
+        with keyframes is planned (its first pass) as its first frame comes up; one whose
+        plan fails is reported failed, frame by frame, and none of it is coloured."""
+        jobs = list(jobs)
+        hinted = {j.sequence for j in jobs if j.sequence is not None and j.hints is not None}
+        failed: set[str] = set()
         finished: deque[Job] = deque(maxlen=warm_up_frames(self.options.temporal_window))
         for job in jobs:
+            if job.sequence in failed:
+                continue
+            if job.sequence in hinted and job.sequence not in self._plans:
+                film = [j for j in jobs if j.sequence == job.sequence]
+                if self._has_work(film) and not self._plan(film):
+                    failed.add(job.sequence)  # type: ignore[arg-type]
+                    continue
             if finished and finished[-1].sequence != job.sequence:
                 finished.clear()
             item = self._start(job)
@@ -207,6 +223,31 @@ class Pipeline(Run):
                 yield _Item(done, max(1, pixel_count(done.source)), item.started, warm=True)
             finished.clear()
             yield item
+
+    def _has_work(self, film: list[Job]) -> bool:
+        """Whether any frame of ``film`` is to be coloured (a re-run of a finished film
+        reads none of it)."""
+        if self._todo is not None:
+            return any(j.dest in self._todo for j in film)
+        return self.options.overwrite or not all(j.dest.exists() for j in film)
+
+    def _plan(self, film: list[Job]) -> bool:
+        """Plan a film with keyframes (:mod:`colorize_cli.running.keyframes`); if it cannot
+        be (a hints file or a frame that cannot be read), report each of its frames still
+        to do as failed with the reason, and return False."""
+        try:
+            plan = plan_frames(self.colorizer, film)
+        except ReadError as exc:
+            for job in film:
+                if self._todo is not None and job.dest not in self._todo:
+                    continue
+                if self._todo is None and job.dest.exists() and not self.options.overwrite:
+                    self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
+                    continue
+                self.on_result(Result(job.source, job.dest, FAILED, str(exc), film=job.sequence))
+            return False
+        self._plans[film[0].sequence] = (plan, {j.dest: i for i, j in enumerate(film)})  # type: ignore[index]
+        return True
 
     def _release(self, item: _Item) -> None:
         """Give up the item's claim; a warm-up frame has none (another run's may be there),
@@ -303,15 +344,26 @@ class Pipeline(Run):
                     fut.exception()
                     self._finish_write(fut, item)
 
-    def _steady(self, item: _Item, logits: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
+    def _steady(
+        self, item: _Item, logits: torch.Tensor, L: torch.Tensor, features: torch.Tensor
+    ) -> torch.Tensor:
         """A film frame through its sequence's stabiliser, in order: its steadied a/b,
-        and (unless it has hints, which work on a/b) its steadied colour coefficients."""
+        and its steadied colour coefficients, with what its shot's keyframes carry to it
+        if the film has keyframes. A frame of a film without them that has hints of its
+        own takes them on a/b, as a photo does."""
         key = item.job.sequence
         assert key is not None and item.decoded is not None
         if self._sequence is None or self._sequence[0] != key:
             self._sequence = (key, Stabiliser(self.options.temporal_window))
-        ab, coef = steady_frame(self.colorizer, self._sequence[1], logits, L, item.decoded.gray)
-        if not item.hints:
+        gray = item.decoded.gray
+        planned = self._plans.get(key)
+        carried = None
+        if planned is not None:
+            film, index = planned
+            size = (gray.shape[1], gray.shape[0])
+            carried = film.carried(index[item.job.dest], features, size)
+        ab, coef = steady_frame(self.colorizer, self._sequence[1], logits, L, gray, carried)
+        if planned is not None or not item.hints:
             item.coef = coef
         return ab
 
@@ -319,8 +371,6 @@ class Pipeline(Run):
         """Colour one claimed video file; its outcome, or None if the run stopped."""
         job = item.job
         try:
-            if job.hints is not None:
-                raise ReadError("hints are for photos; a video takes --reference only")
             shift = None if job.reference is None else self._shifts(job.reference)
             confidence = video.colour_video(
                 job, self.colorizer, self.options, pool, self.stop, self.on_frames, shift
@@ -368,7 +418,7 @@ class Pipeline(Run):
         plain = self.colorizer.decode(logits)
         confidence = self.colorizer.confidence(logits, plain, L)
         ab = [
-            self._steady(item, logits[i], L[i, 0]) if film[i] else plain[i]
+            self._steady(item, logits[i], L[i, 0], features[i]) if film[i] else plain[i]
             for i, item in enumerate(batch)
         ]
         for item, item_ab, item_L, item_features, item_confidence in zip(

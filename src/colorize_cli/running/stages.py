@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..colour.hints import Hint, apply_hints
+from ..colour.keyframes import Carried
 from ..colour.resample import thumbnail
 from ..colour.rgb import apply_coefficients, compose, guide_grid
 from ..colour.temporal import Stabiliser
@@ -73,22 +74,6 @@ class ReferenceShifts:
         return shift
 
 
-@torch.inference_mode()
-def steady_frame(
-    colorizer: Colorizer,
-    stabilise: Stabiliser,
-    logits: torch.Tensor,
-    model_input: torch.Tensor,
-    gray: np.ndarray,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A film frame's logits ``(Q, h, w)`` through its shot's stabiliser, in order: its
-    steadied a/b and the steadied guided-filter coefficients for :func:`colour`."""
-    size = (gray.shape[1], gray.shape[0])
-    ab = colorizer.decode(stabilise(logits, model_input, size)[None])[0]
-    guide = guide_grid(gray, ab.shape[-1], model_input)
-    return ab, stabilise.coefficients(guide, ab)
-
-
 @dataclass
 class Hinted:
     """A photo's hints and the model's features of it, which tell the hints where to stop
@@ -96,6 +81,28 @@ class Hinted:
 
     hints: list[Hint]
     features: torch.Tensor  # (C, h, w), from Colorizer.logits_and_features
+
+
+@torch.inference_mode()
+def steady_frame(
+    colorizer: Colorizer,
+    stabilise: Stabiliser,
+    logits: torch.Tensor,
+    model_input: torch.Tensor,
+    gray: np.ndarray,
+    carried: Carried | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A film frame's logits ``(Q, h, w)`` through its shot's stabiliser, in order: its
+    steadied a/b and the steadied guided-filter coefficients for :func:`colour`.
+    ``carried``: what its shot's keyframes give it
+    (:meth:`colorize_cli.colour.keyframes.FilmPlan.carried`), laid over its steadied a/b
+    before the coefficients are fitted and averaged, so that the correction is as
+    steady as the rest of the colour."""
+    size = (gray.shape[1], gray.shape[0])
+    ab = colorizer.decode(stabilise(logits, model_input, size)[None])[0]
+    guide = guide_grid(gray, ab.shape[-1], model_input)
+    corrected = ab if carried is None else carried.apply(guide, ab, size)
+    return ab, stabilise.coefficients(guide, corrected)
 
 
 def colour(

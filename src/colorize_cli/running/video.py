@@ -19,6 +19,7 @@ from typing import BinaryIO
 import numpy as np
 import torch
 
+from ..colour.keyframes import FilmPlan
 from ..colour.resample import thumbnail
 from ..colour.rgb import apply_coefficients
 from ..colour.temporal import Stabiliser
@@ -30,6 +31,7 @@ from ..files.write import write_atomic
 from ..model.batch import stack_l
 from ..model.colorizer import Colorizer
 from .claim import Stopped
+from .keyframes import plan_video
 from .stages import steady_frame
 
 _END = object()
@@ -92,12 +94,19 @@ def colour_video(
     """Colour ``job.source`` into ``job.dest``; returns each written frame's confidence
     (None where the weights carry no estimate), one per frame. A damaged or
     truncated file raises :class:`ReadError`; ``stop`` abandons it (:class:`Stopped`).
-    ``shift``: a reference palette's logit shift, for the whole film."""
+    ``shift``: a reference palette's logit shift, for the whole film. A video with a
+    hints file (``job.hints``) is read once first to plan its keyframes
+    (:mod:`colorize_cli.running.keyframes`)."""
+    film = None if job.hints is None else plan_video(colorizer, job)
+    if stop.is_set():
+        raise Stopped
     reader = VideoReader(job.source)
     written: list[float | None] = []
 
     def encode(f: BinaryIO) -> None:
-        written[:] = _colour_into(f, job, reader, colorizer, options, pool, stop, on_frames, shift)
+        written[:] = _colour_into(
+            f, job, reader, colorizer, options, pool, stop, on_frames, shift, film
+        )
 
     try:
         write_atomic(job.dest, encode, options.overwrite)
@@ -116,6 +125,7 @@ def _colour_into(
     stop: threading.Event,
     on_frames: Callable[[int], None],
     shift: torch.Tensor | None,
+    film: FilmPlan | None,
 ) -> list[float | None]:
     size = colorizer.input_size
     video = reader.video.codec_context
@@ -168,13 +178,15 @@ def _colour_into(
             pending.append(item)
             if len(batch) == batch_size:
                 confidence += _colour_batch(
-                    batch, pending, colorizer, stabilise, shift, pool, halt, coloured
-                )
+                    batch, pending, colorizer, stabilise, shift, pool, halt, coloured,
+                    (film, len(confidence)),
+                )  # fmt: skip
                 on_frames(len(batch))
                 batch, pending = [], []
         confidence += _colour_batch(
-            batch, pending, colorizer, stabilise, shift, pool, halt, coloured
-        )
+            batch, pending, colorizer, stabilise, shift, pool, halt, coloured,
+            (film, len(confidence)),
+        )  # fmt: skip
         on_frames(len(batch))
         halt.put(coloured, _END)
         muxing.join()
@@ -204,18 +216,27 @@ def _colour_batch(
     pool: ThreadPoolExecutor,
     halt: _Halt,
     coloured: queue.Queue,
+    keyframes: tuple[FilmPlan | None, int],
 ) -> list[float | None]:
     """Run the model on ``batch``, hand every pending item to the muxer in file order;
-    the frames' confidences, from the logits of this pass."""
+    the frames' confidences, from the logits of this pass. ``keyframes``: the film's plan
+    (None without hints) and the index of the batch's first frame."""
     futures: dict[int, Future[np.ndarray]] = {}
     confidence: list[float | None] = []
     if batch:
         L = stack_l([thumb for _, thumb in batch])
         shifts = None if shift is None else shift.expand(len(batch), -1)
-        logits = colorizer.logits(L, shifts)
+        logits, features = colorizer.logits_and_features(L, shifts)
         confidence = colorizer.confidence(logits, colorizer.decode(logits), L)
-        for (frame, _), frame_logits, frame_L in zip(batch, logits, L, strict=True):
-            _, coef = steady_frame(colorizer, stabilise, frame_logits, frame_L[0], frame.gray)
+        film, first = keyframes
+        for i, ((frame, _), frame_logits, frame_L) in enumerate(zip(batch, logits, L, strict=True)):
+            carried = None
+            if film is not None:
+                size = (frame.gray.shape[1], frame.gray.shape[0])
+                carried = film.carried(first + i, features[i], size)
+            _, coef = steady_frame(
+                colorizer, stabilise, frame_logits, frame_L[0], frame.gray, carried
+            )
             futures[id(frame)] = pool.submit(_compose_frame, frame, coef)
     for item in pending:
         if isinstance(item, Frame):
