@@ -425,17 +425,25 @@ def _lab_ab(path: Path) -> torch.Tensor:
     return rgb_to_lab(rgb)[1:]
 
 
-def test_a_killed_film_resumes_without_a_seam(tmp_path: Path) -> None:
+@pytest.mark.parametrize("keyframe", [False, True])
+def test_a_killed_film_resumes_without_a_seam(tmp_path: Path, keyframe: bool) -> None:
     """Kill -9 a frame-folder run midway, run it again: the first frame it colours is the
-    uninterrupted run's frame, to within less than the usual change between frames."""
+    uninterrupted run's frame, to within less than the usual change between frames; with
+    a keyframe's hints (issue 34) too."""
     n = 48
     _grainy_shot(tmp_path / "in" / "reel", n)
-    whole = run_cli(tmp_path / "in", tmp_path / "whole", "-q")
+    hints: tuple[object, ...] = ()
+    if keyframe:
+        (tmp_path / "hints" / "reel").mkdir(parents=True)
+        red = {"points": [{"x": 80, "y": 60, "rgb": [220, 30, 40]}]}
+        (tmp_path / "hints" / "reel" / "frame_0030.hints.json").write_text(json.dumps(red))
+        hints = ("--hints", tmp_path / "hints")
+    whole = run_cli(tmp_path / "in", tmp_path / "whole", "-q", *hints)
     assert whole.returncode == 0, whole.stderr
     out = tmp_path / "out" / "reel"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "colorize_cli", tmp_path / "in", tmp_path / "out"]
-    proc = subprocess.Popen([*cmd, "--batch-size", "2"], env=env, cwd=REPO)
+    proc = subprocess.Popen([*cmd, "--batch-size", "2", *hints], env=env, cwd=REPO)
     deadline = time.time() + 240
     while time.time() < deadline and len(list(out.glob("frame_*.png"))) < 8:
         time.sleep(0.02)
@@ -443,7 +451,7 @@ def test_a_killed_film_resumes_without_a_seam(tmp_path: Path) -> None:
     proc.wait(timeout=30)
     kept = sorted(out.glob("frame_*.png"))
     assert 8 <= len(kept) < n, "the kill came too late to test a resume"
-    resumed = run_cli(tmp_path / "in", tmp_path / "out", "-q")
+    resumed = run_cli(tmp_path / "in", tmp_path / "out", "-q", *hints)
     assert resumed.returncode == 0, resumed.stderr
     names = [f"frame_{i:04d}.png" for i in range(n)]
     first = next(i for i, name in enumerate(names) if out / name not in kept)
