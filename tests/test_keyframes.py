@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import av
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from test_film import make_video
 
 from colorize_cli.colour.lab import rgb_to_lab
 
-from conftest import SAMPLES, run_cli
+from conftest import SAMPLES, run_cli, start_server
 
 RED = [220, 30, 40]
 
@@ -143,3 +146,109 @@ def test_a_videos_keyframes_colour_its_frames_and_a_bad_index_fails_it(tmp_path:
     gain = [_redness(a) - _redness(b) for a, b in zip(ours, theirs, strict=True)]
     print("a* gained per frame:", [round(g, 1) for g in gain])
     assert gain[10] > 3 and min(gain) > 0.3 * gain[10]
+
+
+def _post_json(url: str, body: dict) -> dict:
+    req = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    with urllib.request.urlopen(req, timeout=300) as reply:
+        return json.loads(reply.read())
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=120) as reply:
+        return json.loads(reply.read())
+
+
+@pytest.fixture
+def reviewed_films(tmp_path: Path):
+    """A run over a frame folder of two shots and a video, served for review; (IN, OUT,
+    HINTS, url)."""
+    src, out, hints = tmp_path / "in", tmp_path / "out", tmp_path / "hints"
+    two_shots(src)
+    make_video(src / "clip.mp4", frames=16, size=(128, 96))
+    r = run_cli(src, out, "-q")
+    assert r.returncode == 0, r.stderr
+    proc, base = start_server("--review", src, out, "--hints", hints)
+    yield src, out, hints, base
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_review_lists_films_and_saving_a_keyframe_colours_its_shot(reviewed_films) -> None:
+    src, out, hints, base = reviewed_films
+    listing = _get_json(base + "/pairs")
+    films = {p["path"]: p for p in listing["pairs"] if p.get("film")}
+    assert sorted(films) == ["clip.mp4", "reel/frame_*.png"] and listing["total"] == 2
+    assert films["reel/frame_*.png"]["count"] == 24 and films["clip.mp4"]["count"] == 16
+    names = [f"frame_{i:03d}.png" for i in range(24)]
+    before = {n: _frame(out / "reel" / n) for n in names}
+    saved = _post_json(base + "/pairs/reel/frame_006.png/hints", _hints([(40, 60), (120, 30)]))
+    assert saved["frames"] == 12 and saved["points"] == 2  # its shot, not the next one
+    assert (hints / "reel" / "frame_006.hints.json").is_file()
+    gain = [_redness(_frame(out / "reel" / n)) - _redness(before[n]) for n in names]
+    assert min(gain[:12]) > 3 and all(
+        np.array_equal(_frame(out / "reel" / n), before[n]) for n in names[12:]
+    )
+    # a video: its frame as a keyframe, in its hints file by index; the whole video again
+    plain = _video_frames(out / "clip.mp4")
+    saved = _post_json(base + "/pairs/clip.mp4/frames/5/hints", _hints([(30, 40)]))
+    assert saved["frames"] == 16
+    assert json.loads((hints / "clip.hints.json").read_text())["frames"][0]["frame"] == 5
+    assert _get_json(base + "/pairs/clip.mp4/frames/5/hints")["points"][0]["rgb"] == RED
+    hinted = _video_frames(out / "clip.mp4")
+    assert min(_redness(a) - _redness(b) for a, b in zip(hinted, plain, strict=True)) > 1
+    # the batch with the same hints gives the same frames
+    again = run_cli(src, out.with_name("again"), "--hints", hints, "-q")
+    assert again.returncode == 0, again.stderr
+    for n in names:
+        ours = _frame(out.with_name("again") / "reel" / n).astype(int)
+        assert np.abs(ours - _frame(out / "reel" / n)).max() <= 1, n
+    batch = _video_frames(out.with_name("again") / "clip.mp4")
+    assert (
+        max(int(np.abs(a.astype(int) - b).max()) for a, b in zip(batch, hinted, strict=True)) <= 2
+    )
+    # no path from the browser: a frame past the end, or a video never listed
+    for bad in ("/pairs/clip.mp4/frames/16/hints", "/pairs/other.mp4/frames/0/hints"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _get_json(base + bad)
+        assert refused.value.code == 404
+
+
+def test_a_film_is_corrected_in_the_browser_one_keyframe_for_its_shot(
+    reviewed_films, browser
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_correct import _click_photo, _ready, _swatches
+
+    _, out, hints, base = reviewed_films
+    names = [f"frame_{i:03d}.png" for i in range(24)]
+    before = {n: (out / "reel" / n).read_bytes() for n in names}
+    browser.get(base + "/")
+    WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.CSS_SELECTOR, ".pair.film"))
+    card = next(
+        c
+        for c in browser.find_elements(By.CSS_SELECTOR, ".pair.film")
+        if c.get_attribute("data-path") == "reel/frame_*.png"
+    )
+    card.click()
+    browser.execute_script(
+        "const r = document.getElementById('filmframe'); r.value = 6;"
+        "r.dispatchEvent(new Event('input'));"
+    )
+    assert "frame 6 of 24" in browser.find_element(By.ID, "filmstatus").text
+    browser.find_element(By.ID, "filmcorrect").click()
+    seq = _ready(browser, 0)
+    _click_photo(browser, 40, 60)
+    _swatches(browser)[1].click()
+    _ready(browser, seq)
+    browser.find_element(By.ID, "save").click()
+    WebDriverWait(browser, 240).until(
+        lambda b: b.find_element(By.ID, "editor").get_attribute("data-saved")
+    )
+    assert "its shot coloured again (12 frames)" in browser.find_element(By.ID, "editstatus").text
+    assert (hints / "reel" / "frame_006.hints.json").is_file()
+    changed = [(out / "reel" / n).read_bytes() != before[n] for n in names]
+    assert all(changed[:12]) and not any(changed[12:])

@@ -41,16 +41,26 @@ from starlette.routing import Route
 
 from ..colour.hints import Hint
 from ..config import DEFAULT_CHECK_BELOW
-from ..files.controls import HINTS_SUFFIX, check_inside, parse_hints
+from ..files.controls import HINTS_SUFFIX, check_inside, parse_hints, with_controls
 from ..files.discover import Job, discover
 from ..files.formats import is_video_name
 from ..files.manifest import read_manifest
 from ..files.read import ReadError, read_image
+from ..files.video import frame_count
 from ..files.write import write_atomic
 from ..model.colorizer import Colorizer
 from ..running.stages import Hinted, colour_and_write, prepare
 from .batcher import Batcher
 from .errors import BadRequest, number, refusing
+from .films import (
+    Film,
+    colour_shot,
+    find_films,
+    point_json,
+    save_video_hints,
+    video_frame,
+    video_hints,
+)
 
 PAGE_LIMIT = 200  # pairs in one answer at most
 MAX_HINTS_BYTES = 1_000_000
@@ -90,14 +100,23 @@ class Review:
         self.src, self.dst, self.hints_dir = src, dst, hints_dir
         self.colorizer, self.fmt = colorizer, fmt
         self.pairs: dict[str, Pair] = {}
-        for job in discover(src, dst, fmt).jobs:
-            if is_video_name(job.source.name) or not inside(job.source, src):
-                continue  # videos are not corrected by hints; symlinks out are not ours
-            rel = job.source.relative_to(src)
-            hints = hints_dir / rel.parent / (rel.stem + HINTS_SUFFIX)
-            self.pairs[rel.as_posix()] = Pair(rel.as_posix(), job, hints)
-        self.order = list(self.pairs)
+        jobs = [j for j in discover(src, dst, fmt).jobs if inside(j.source, src)]
+        self.films = find_films(jobs, src, hints_dir)  # symlinks out were left out above
+        framed = {key: film for film in self.films.values() for key in film.frames}
+        self.order = []  # what the page lists: photos, and each film once
+        for job in jobs:
+            rel = job.source.relative_to(src).as_posix()
+            if not is_video_name(job.source.name):  # a film's frames are pairs too
+                hints = hints_dir / Path(rel).parent / (Path(rel).stem + HINTS_SUFFIX)
+                self.pairs[rel] = Pair(rel, job, hints)
+            film = framed.get(rel)
+            if film is None or film.frames[0] == rel:
+                self.order.append(rel if film is None else film.path)
         self.confidence = self._confidences(manifests)
+        for film in self.films.values():  # a frame folder's: its frames' mean
+            known = [self.confidence[f] for f in film.frames if f in self.confidence]
+            if known:
+                self.confidence[film.path] = round(sum(known) / len(known), 3)
         # least sure first, then those without a confidence, each in name order
         self.by_confidence = sorted(
             self.order, key=lambda p: (p not in self.confidence, self.confidence.get(p, 0.0))
@@ -109,6 +128,7 @@ class Review:
         resolved path, or else by its longest trailing part that is a listed pair (a run
         made from another folder)."""
         by_source = {pair.job.source.resolve(): key for key, pair in self.pairs.items()}
+        by_source |= {f.jobs[0].source.resolve(): k for k, f in self.films.items() if not f.frames}
         found: dict[str, float] = {}
         for manifest in manifests:
             try:
@@ -123,10 +143,46 @@ class Review:
                 if key is None:
                     parts = Path(record["input"]).parts
                     tails = ("/".join(parts[i:]) for i in range(len(parts)))
-                    key = next((t for t in tails if t in self.pairs), None)
+                    key = next((t for t in tails if t in self.pairs or t in self.films), None)
                 if key is not None:
                     found[key] = float(confidence)
         return found
+
+    def _film_of(self, key: str) -> Film | None:
+        """The frame folder's film that frame ``key`` belongs to, if any."""
+        return next((f for f in self.films.values() if key in f.frames), None)
+
+    def _video_frame(self, request: Request) -> tuple[Film, int]:
+        """The video and frame index a request names; refused unless the video is a listed
+        film still inside the review's folders and the index is one of its frames."""
+        path, index = request.path_params["path"], int(request.path_params["index"])
+        film = self.films.get(path)
+        if film is None or film.frames:
+            raise BadRequest(404, f"{path!r} is not a video of this review")
+        job = film.jobs[0]
+        assert film.hints is not None
+        if not (
+            inside(job.source, self.src)
+            and inside(job.dest.parent, self.dst)
+            and inside(film.hints.parent, self.hints_dir)
+        ):
+            raise BadRequest(403, f"{path!r} now leads outside the review's folders")
+        count = frame_count(job.source)
+        if count and index >= count:
+            raise BadRequest(404, f"{path} has {count} frames, numbered from 0")
+        return film, index
+
+    async def _colour_shot(self, film: Film, frame: int) -> int:
+        """Colour ``film``'s shot with frame ``frame`` (a video: all of it) again, with the
+        hints files as they now are; the frames written."""
+        jobs = with_controls(list(film.jobs), self.src, None, self.hints_dir)
+        try:
+            results = await run_in_threadpool(
+                colour_shot, self.colorizer, film, frame, jobs, self.fmt
+            )
+        except ReadError as exc:
+            raise BadRequest(400, str(exc)) from None
+        return sum(1 if r.frames is None else r.frames for r in results)
 
     def pair(self, path: str) -> Pair:
         """The listed pair ``path`` names; refused unless it is listed and still inside."""
@@ -142,7 +198,18 @@ class Review:
             raise BadRequest(403, f"{path!r} now leads outside the review's folders")
         return found
 
-    def describe(self, pair: Pair) -> dict[str, object]:
+    def describe(self, key: str) -> dict[str, object]:
+        film = self.films.get(key)
+        if film is not None:
+            return {
+                "path": key,
+                "film": True,
+                "video": not film.frames,
+                "frames": list(film.frames),
+                "count": len(film.frames) or frame_count(film.jobs[0].source),
+                "confidence": self.confidence.get(key),
+            }
+        pair = self.pairs[key]
         return {
             "path": pair.path,
             "output": pair.job.dest.relative_to(self.dst).as_posix(),
@@ -161,7 +228,7 @@ class Review:
             if order not in ("name", "confidence"):
                 raise BadRequest(400, "order must be name or confidence")
             keys = self.by_confidence if order == "confidence" else self.order
-            page = [self.pairs[p] for p in keys[offset : offset + limit]]
+            page = keys[offset : offset + limit]
             described = await run_in_threadpool(lambda: [self.describe(p) for p in page])
             return JSONResponse(
                 {
@@ -207,12 +274,53 @@ class Review:
                 check_inside(hints, prepared.decoded.size)
             except ReadError as exc:
                 raise BadRequest(400, str(exc)) from None
+            film = self._film_of(pair.path)
+            if film is not None:  # a keyframe: its shot is coloured again with it
+                await run_in_threadpool(_save_hints, pair.hints, hints)
+                frame = film.frames.index(pair.path)
+                done = await self._colour_shot(film, frame)
+                return JSONResponse(
+                    {**self.describe(pair.path), "points": len(hints), "frames": done}
+                )
             logits, features = await batcher.logits_and_features(prepared.thumb, None)
             ab = self.colorizer.decode(logits[None])[0]
             job, decoded, hinted = pair.job, prepared.decoded, Hinted(hints, features)
             await run_in_threadpool(colour_and_write, job, decoded, ab, hinted, self.fmt, True)
             await run_in_threadpool(_save_hints, pair.hints, hints)
-            return JSONResponse({**self.describe(pair), "points": len(hints)})
+            return JSONResponse({**self.describe(pair.path), "points": len(hints)})
+
+        async def video_input(request: Request) -> Response:
+            film, index = self._video_frame(request)
+            side = number(request.query_params.get("max"), "max", 16, 100_000)
+            gray = await run_in_threadpool(video_frame, film.jobs[0].source, index)
+            return Response(await run_in_threadpool(_grey_png, gray, side), media_type="image/png")
+
+        async def video_hints_saved(request: Request) -> Response:
+            film, index = self._video_frame(request)
+            try:
+                hints = await run_in_threadpool(video_hints, film, index)
+            except ReadError as exc:
+                raise BadRequest(400, str(exc)) from None
+            return JSONResponse({"points": [point_json(h) for h in hints]})
+
+        async def video_correct(request: Request) -> Response:
+            film, index = self._video_frame(request)
+            body = await request.body()
+            if len(body) > MAX_HINTS_BYTES:
+                raise BadRequest(413, "hints over 1 MB")
+            try:
+                hints = parse_hints(body.decode("utf-8", "replace"))
+                gray = await run_in_threadpool(video_frame, film.jobs[0].source, index)
+                check_inside(hints, (gray.shape[1], gray.shape[0]))
+                await run_in_threadpool(save_video_hints, film, index, hints)
+            except ReadError as exc:
+                raise BadRequest(400, str(exc)) from None
+            done = await self._colour_shot(film, index)
+            output = film.jobs[0].dest.relative_to(self.dst).as_posix()
+            path = f"{film.path}/frames/{index}"
+            return JSONResponse(
+                {"path": path, "output": output, "points": len(hints), "frames": done}
+            )
 
         async def show_input(request: Request) -> Response:
             return await show(request, "input")
@@ -220,8 +328,14 @@ class Review:
         async def show_output(request: Request) -> Response:
             return await show(request, "output")
 
+        frame = "/pairs/{path:path}/frames/{index:int}"
         return [
             Route("/pairs", refusing(listing)),
+            # a video's frames, before the photos' routes (whose path would swallow them)
+            Route(frame + "/input", refusing(video_input)),
+            Route(frame + "/source", refusing(video_input)),
+            Route(frame + "/hints", refusing(video_hints_saved), methods=["GET"]),
+            Route(frame + "/hints", refusing(video_correct), methods=["POST"]),
             Route("/pairs/{path:path}/input", refusing(show_input)),
             Route("/pairs/{path:path}/output", refusing(show_output)),
             Route("/pairs/{path:path}/source", refusing(source)),
@@ -235,12 +349,19 @@ def _preview(path: Path, grey: bool, side: float | None) -> bytes:
     shrunk to fit ``side`` pixels when asked."""
     try:
         if grey:
-            im = Image.fromarray(np.rint(read_image(path).gray * 255).astype(np.uint8))
-        else:
-            with Image.open(path) as src:
-                im = src.convert("RGBA" if "A" in src.getbands() else "RGB")
+            return _grey_png(read_image(path).gray, side)
+        with Image.open(path) as src:
+            im = src.convert("RGBA" if "A" in src.getbands() else "RGB")
     except (OSError, ReadError) as exc:
         raise BadRequest(415, f"cannot read {path.name}: {exc}") from None
+    return _png(im, side)
+
+
+def _grey_png(gray: np.ndarray, side: float | None) -> bytes:
+    return _png(Image.fromarray(np.rint(gray * 255).astype(np.uint8)), side)
+
+
+def _png(im: Image.Image, side: float | None) -> bytes:
     if side:
         im.thumbnail((int(side), int(side)))
     buf = io.BytesIO()
@@ -253,13 +374,5 @@ def _save_hints(path: Path, hints: list[Hint]) -> None:
     if not hints:
         path.unlink(missing_ok=True)
         return
-    points = [
-        {"x": _plain(h.x), "y": _plain(h.y), "rgb": list(h.rgb), "radius": _plain(h.radius)}
-        for h in hints
-    ]
-    text = json.dumps({"points": points}, indent=1).encode()
+    text = json.dumps({"points": [point_json(h) for h in hints]}, indent=1).encode()
     write_atomic(path, lambda f: f.write(text), overwrite=True)
-
-
-def _plain(v: float) -> float | int:
-    return int(v) if float(v).is_integer() else v
