@@ -252,3 +252,29 @@ def test_a_film_is_corrected_in_the_browser_one_keyframe_for_its_shot(
     assert (hints / "reel" / "frame_006.hints.json").is_file()
     changed = [(out / "reel" / n).read_bytes() != before[n] for n in names]
     assert all(changed[:12]) and not any(changed[12:])
+
+
+def test_keyframes_of_one_shot_share_it_by_nearness_in_time() -> None:
+    """Two keyframes in one still shot, each colouring all of it its own colour: a frame
+    takes the nearer one's fully and the other's in proportion to nearness, and the
+    two together never more than the whole correction."""
+    from colorize_cli.colour.keyframes import FilmPlan, Keyframe
+
+    side, cells = 16, 4
+    seen = torch.nn.functional.normalize(torch.ones(8, cells, cells), dim=0)
+
+    def key(frame: int, a: float) -> Keyframe:
+        reach = torch.ones(1, side, side)
+        colour = torch.tensor([a, 0.0])[:, None, None].expand(2, side, side).clone()
+        return Keyframe(frame, (), torch.zeros(0, 8), torch.zeros(0, 2), seen, reach, colour)
+
+    plan = FilmPlan([0] * 13, [(0.0, 0.0)] * 13, {0: [key(2, 40.0), key(10, -40.0)]})
+    features = torch.ones(8, cells, cells)
+    at = {t: plan.carried(t, features, (64, 64)) for t in (2, 4, 6, 10, 12)}
+    assert float(at[2].colour[0].mean()) > 20 and float(at[10].colour[0].mean()) < -20
+    assert abs(float(at[6].colour[0].mean())) < 1e-4  # halfway: equal shares
+    a4 = (40 * 1 + -40 * (3 / 7)) / (1 + 3 / 7)  # nearest 2 frames away, the other 6
+    assert float(at[4].colour[0].mean()) == pytest.approx(a4, abs=1e-3)
+    assert all(float(c.reach.max()) <= 1 + 1e-6 for c in at.values())
+    other = FilmPlan([0] * 6 + [6] * 6, [(0.0, 0.0)] * 12, {0: [key(2, 40.0)]})
+    assert other.carried(8, features, (64, 64)) is None  # the next shot takes nothing
