@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +98,20 @@ def start_server(*args: object) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("colorize serve did not answer within 120 s")
+
+
+@contextmanager
+def review_of(src: Path, out: Path, hints: Path) -> Iterator[str]:
+    """Colour ``src`` into ``out`` with the command, then serve that run for review with
+    hints kept under ``hints``; the server's base URL, stopped after."""
+    r = run_cli(src, out, "-q")
+    assert r.returncode == 0, r.stderr
+    proc, base = start_server("--review", src, out, "--hints", hints)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

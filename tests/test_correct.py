@@ -23,7 +23,7 @@ from PIL import Image
 
 from colorize_cli.colour.lab import rgb_to_lab
 
-from conftest import SAMPLES, run_cli, start_server
+from conftest import SAMPLES, review_of, run_cli
 
 pytest.importorskip("starlette", reason='the server extra is not installed: pip install ".[serve]"')
 pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
@@ -109,12 +109,8 @@ def finished_run(tmp_path: Path):
     secret.mkdir()
     shutil.copy(SAMPLES / "rocket.jpg", secret / "rocket.jpg")
     (src / "escape.jpg").symlink_to(secret / "rocket.jpg")  # a symlink out of the tree
-    r = run_cli(src, out, "-q")
-    assert r.returncode == 0, r.stderr
-    proc, base = start_server("--review", src, out, "--hints", hints)
-    yield src, out, hints, base
-    proc.terminate()
-    proc.wait(timeout=30)
+    with review_of(src, out, hints) as base:
+        yield src, out, hints, base
 
 
 def _raw(base: str, method: str, path: str, body: bytes = b"") -> tuple[int, dict]:

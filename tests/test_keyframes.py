@@ -19,7 +19,7 @@ from test_film import make_video
 
 from colorize_cli.colour.lab import rgb_to_lab
 
-from conftest import SAMPLES, run_cli, start_server
+from conftest import SAMPLES, review_of, run_cli
 
 RED = [220, 30, 40]
 
@@ -168,12 +168,8 @@ def reviewed_films(tmp_path: Path):
     src, out, hints = tmp_path / "in", tmp_path / "out", tmp_path / "hints"
     two_shots(src)
     make_video(src / "clip.mp4", frames=16, size=(128, 96))
-    r = run_cli(src, out, "-q")
-    assert r.returncode == 0, r.stderr
-    proc, base = start_server("--review", src, out, "--hints", hints)
-    yield src, out, hints, base
-    proc.terminate()
-    proc.wait(timeout=30)
+    with review_of(src, out, hints) as base:
+        yield src, out, hints, base
 
 
 def test_review_lists_films_and_saving_a_keyframe_colours_its_shot(reviewed_films) -> None:
