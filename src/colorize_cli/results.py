@@ -30,13 +30,15 @@ class Result:
     frame_confidence: tuple[float, ...] | None = None
 
 
-def film_confidence(frames: list[float | None]) -> dict[str, object]:
-    """A video's ``confidence`` (the mean of its frames') and ``frame_confidence``, as
-    :class:`Result` fields; both None when a frame's is unknown."""
+def video_confidence(
+    frames: list[float | None],
+) -> tuple[float | None, tuple[float, ...] | None]:
+    """A video's ``confidence`` (the mean of its frames') and ``frame_confidence`` for
+    its :class:`Result`; both None when a frame's is unknown."""
     if not frames or any(c is None for c in frames):
-        return {"confidence": None, "frame_confidence": None}
+        return None, None
     known = [c for c in frames if c is not None]
-    return {"confidence": round(sum(known) / len(known), 3), "frame_confidence": tuple(known)}
+    return round(sum(known) / len(known), 3), tuple(known)
 
 
 @dataclass

@@ -57,7 +57,7 @@ def features(
     n, q, h, w = logits.shape
     # classes last: a free view of the network's channels-last output, so every sum over
     # the classes runs along contiguous memory
-    x = logits.float().permute(0, 2, 3, 1).reshape(n, h * w, q)
+    x = logits.permute(0, 2, 3, 1).reshape(n, h * w, q)
     p = torch.softmax(x, dim=2)
     top, likeliest = p.max(2)
     # log Z from the likeliest class (p = exp(x - log Z)), without a second pass

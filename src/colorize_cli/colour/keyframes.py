@@ -233,17 +233,16 @@ class Planner:
     def __init__(self) -> None:
         self.plan = FilmPlan()
         self._cuts = Cuts()
-        self._prev: torch.Tensor | None = None
 
     def add(self, L: torch.Tensor, size: tuple[int, int], key: Keyframe | None = None) -> None:
         """The next frame: its model input L ``(S, S)``, its (width, height), and its
         keyframe if it is one (``key.frame`` is its index)."""
-        L = L.float().cpu()
-        plan, prev, self._prev = self.plan, self._prev, L
+        L, plan = L.float().cpu(), self.plan
         if self._cuts.starts_shot(L, size):
             plan.starts.append(plan.frames)
             plan.track.append((0.0, 0.0))
         else:
+            prev = self._cuts.before
             assert prev is not None
             n = L.shape[-1]
             dy, dx, _ = followed_shift(prev, L, n // 4)

@@ -140,14 +140,17 @@ class Cuts:
 
     def __init__(self) -> None:
         self._L: torch.Tensor | None = None
+        self.before: torch.Tensor | None = None  # the model input of the frame before
         self._size: tuple[int, int] | None = None
         self._level = 0.0
         self.cuts = 0  # where a new shot started, not counting the first frame
 
     def starts_shot(self, L: torch.Tensor, size: tuple[int, int]) -> bool:
         """Whether the frame with model input L ``(S, S)`` and own ``size`` starts a shot
-        (the first frame does, as does one of another size, neither counted as a cut)."""
-        prev, self._L = self._L, L
+        (the first frame does, as does one of another size, neither counted as a cut).
+        After it, :attr:`before` is the frame before this one."""
+        prev = self.before = self._L
+        self._L = L
         if prev is None or self._size != size:
             self._size, self._level = size, 0.0
             return True
@@ -192,7 +195,6 @@ class Stabiliser:
         self._keep: torch.Tensor | None = None  # the last frame's weights of the past
         self._shift = (0.0, 0.0)  # the last frame's motion, in model-input pixels
         self._bright = 1.0  # how little the last frame's mean lightness changed, 0-1
-        self._L: torch.Tensor | None = None
         self._cuts = Cuts()
 
     @property
@@ -206,10 +208,10 @@ class Stabiliser:
         """Logits ``(Q, h, w)`` of one frame, the model's input L ``(S, S)`` it came from,
         and the frame's own size -> the logits to decode for it."""
         L = L.to(logits.device).float()
-        prev, self._L = self._L, L
         if self._cuts.starts_shot(L, size) or self.keep == 0:
             self._state, self._keep, self._coef = logits.clone(), None, None
             return logits
+        prev = self._cuts.before
         assert prev is not None and self._state is not None
         n, cells = L.shape[-1], logits.shape[-1]
         dy, dx, change = followed_shift(prev, L, cells)

@@ -40,7 +40,7 @@ from ..files.discover import Job
 from ..files.formats import is_video_name
 from ..files.read import Decoded, ReadError, pixel_count
 from ..model.batch import stack_l, stack_shifts
-from ..results import DONE, FAILED, SKIPPED, Result, film_confidence
+from ..results import DONE, FAILED, SKIPPED, Result, video_confidence
 from . import video
 from .claim import Run, Stopped, begin
 from .keyframes import plan_frames
@@ -202,16 +202,19 @@ class Pipeline(Run):
         plan fails is reported failed, frame by frame, and none of it is coloured."""
         jobs = list(jobs)
         hinted = {j.sequence for j in jobs if j.sequence is not None and j.hints is not None}
+        films: dict[str, list[Job]] = {}  # the films with keyframes, not yet planned
+        for j in jobs:
+            if j.sequence in hinted:
+                films.setdefault(j.sequence, []).append(j)  # type: ignore[arg-type]
         failed: set[str] = set()
         finished: deque[Job] = deque(maxlen=warm_up_frames(self.options.temporal_window))
         for job in jobs:
             if job.sequence in failed:
                 continue
-            if job.sequence in hinted and job.sequence not in self._plans:
-                film = [j for j in jobs if j.sequence == job.sequence]
-                if self._has_work(film) and not self._plan(film):
-                    failed.add(job.sequence)  # type: ignore[arg-type]
-                    continue
+            film = films.pop(job.sequence, None)  # type: ignore[arg-type]
+            if film is not None and self._has_work(film) and not self._plan(film):
+                failed.add(job.sequence)  # type: ignore[arg-type]
+                continue
             if finished and finished[-1].sequence != job.sequence:
                 finished.clear()
             item = self._start(job)
@@ -242,7 +245,9 @@ class Pipeline(Run):
                 if self._todo is not None and job.dest not in self._todo:
                     continue
                 if self._todo is None and job.dest.exists() and not self.options.overwrite:
-                    self.on_result(Result(job.source, job.dest, SKIPPED, "output exists"))
+                    self.on_result(
+                        Result(job.source, job.dest, SKIPPED, "output exists", film=job.sequence)
+                    )
                     continue
                 self.on_result(Result(job.source, job.dest, FAILED, str(exc), film=job.sequence))
             return False
@@ -375,8 +380,9 @@ class Pipeline(Run):
             confidence = video.colour_video(
                 job, self.colorizer, self.options, pool, self.stop, self.on_frames, shift
             )
-            done = replace(self._result(item, DONE), frames=len(confidence))
-            return replace(done, **film_confidence(confidence))  # type: ignore[arg-type]
+            mean, each = video_confidence(confidence)
+            done = self._result(item, DONE)
+            return replace(done, frames=len(confidence), confidence=mean, frame_confidence=each)
         except FileExistsError:
             return self._result(item, SKIPPED, "output appeared meanwhile (another run?)")
         except Stopped:

@@ -102,14 +102,15 @@ class Review:
         self.pairs: dict[str, Pair] = {}
         jobs = [j for j in discover(src, dst, fmt).jobs if inside(j.source, src)]
         self.films = find_films(jobs, src, hints_dir)  # symlinks out were left out above
-        framed = {key: film for film in self.films.values() for key in film.frames}
+        # each frame of a frame folder's film -> its film
+        self._framed = {key: film for film in self.films.values() for key in film.frames}
         self.order = []  # what the page lists: photos, and each film once
         for job in jobs:
             rel = job.source.relative_to(src).as_posix()
             if not is_video_name(job.source.name):  # a film's frames are pairs too
                 hints = hints_dir / Path(rel).parent / (Path(rel).stem + HINTS_SUFFIX)
                 self.pairs[rel] = Pair(rel, job, hints)
-            film = framed.get(rel)
+            film = self._framed.get(rel)
             if film is None or film.frames[0] == rel:
                 self.order.append(rel if film is None else film.path)
         self.confidence = self._confidences(manifests)
@@ -147,10 +148,6 @@ class Review:
                 if key is not None:
                     found[key] = float(confidence)
         return found
-
-    def _film_of(self, key: str) -> Film | None:
-        """The frame folder's film that frame ``key`` belongs to, if any."""
-        return next((f for f in self.films.values() if key in f.frames), None)
 
     def _video_frame(self, request: Request) -> tuple[Film, int]:
         """The video and frame index a request names; refused unless the video is a listed
@@ -274,7 +271,7 @@ class Review:
                 check_inside(hints, prepared.decoded.size)
             except ReadError as exc:
                 raise BadRequest(400, str(exc)) from None
-            film = self._film_of(pair.path)
+            film = self._framed.get(pair.path)
             if film is not None:  # a keyframe: its shot is coloured again with it
                 await run_in_threadpool(_save_hints, pair.hints, hints)
                 frame = film.frames.index(pair.path)
