@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from colorize_cli.files.claims import CLAIM_MARK, remove_temps
+from colorize_cli.files.claims import CLAIM_MARK, remove_temps, try_claim
 from colorize_cli.files.formats import is_image_name
 from colorize_cli.files.read import ReadError, read_image
 from colorize_cli.files.write import HOST, TEMP_MARK, temp_path
@@ -204,6 +204,20 @@ def test_full_disk_stops_early_with_nothing_partial(tmp_path, tiny_disk):
     assert "not attempted" in r.stderr
     assert r.stderr.count("failed ") < 10, "stops rather than failing file after file"
     assert not _leftovers(tiny_disk / "out")
+
+
+def test_a_claim_that_cannot_be_written_is_not_left_behind(tiny_disk):
+    """The claim's file is made (an inode) before its few bytes are written (a block): on a
+    full disk the second fails, and the empty claim must go with the error (found in CI,
+    where a full disk once stopped the run at that moment)."""
+    fd = os.open(tiny_disk / "filler", os.O_CREAT | os.O_WRONLY)
+    with pytest.raises(OSError, match="No space left"):
+        while True:
+            os.write(fd, b"\0" * 4096)
+    os.close(fd)
+    with pytest.raises(OSError, match="No space left"):
+        try_claim(tiny_disk / "out" / "a.png")
+    assert not _leftovers(tiny_disk)
 
 
 def _start(src: Path, out: Path, *extra) -> subprocess.Popen:

@@ -76,8 +76,13 @@ def try_claim(dest: Path) -> Writer | None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # stale: its process died
             continue
-        with os.fdopen(fd, "w") as f:
-            f.write(this_writer().tag)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(this_writer().tag)
+        except OSError:  # a full disk: the empty claim would be left behind
+            with contextlib.suppress(OSError):
+                path.unlink()
+            raise
         return None
     return _claim_owner(path) or Writer(-1, HOST)  # taken and gone again: unknown, here
 
