@@ -1,10 +1,11 @@
 """Draw docs/archive.jpg: real black-and-white archive photographs (no colour original
-exists), grey | colorize-cli 0.1's scratch weights | the shipped weights, side by side.
+exists), grey | the weights shipped before | the shipped weights, side by side.
 
     python docs/make_archive_figure.py OLD_WEIGHTS [--data ../shared/data/archive_bw]
 
-OLD_WEIGHTS is the 0.1 file (``git show 5eb3f84:weights/colorizer.safetensors > old.st``);
-the photos are read in place from the shared data and never committed.
+OLD_WEIGHTS is 0.3's file, trained on clean photos only
+(``git show 2bd79d7:weights/colorizer.safetensors > old.st``); the photos are read in
+place from the shared data and never committed.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def main() -> None:
     out = Path(__file__).parent / "archive.jpg"
     png = out.with_suffix(".png")
     contact_sheet(
-        rows, png, HEIGHT, ("grey scan", "0.1: trained from scratch", "0.3: ImageNet encoder")
+        rows, png, HEIGHT, ("grey scan", "0.3: clean photos only", "0.4: also damaged copies")
     )
     Image.open(png).convert("RGB").save(out, quality=85)
     png.unlink()

@@ -25,7 +25,7 @@ from .net import Architecture, ColorizerNet
 FORMAT = "colorize-cli/1"
 SHIPPED_NAME = "colorizer.safetensors"
 # sha256 of weights/colorizer.safetensors; MODEL_CARD.md states the same value.
-SHIPPED_SHA256 = "382c3cd7437eb30af9561d052278ed69fb572bcb413174e7f3fbde3e3455511e"
+SHIPPED_SHA256 = "ca7d8c19dd0cc9ca3c84f162ba8a8860264b89027505fa2681bc69a1edf8c69e"
 CENTRES_KEY = "bins.centres"
 PRIOR_KEY = "bins.prior"
 
