@@ -1,4 +1,5 @@
-"""The user's colour controls on disk: reference photos and hints files.
+"""The user's colour controls on disk: reference photos and hints files (read for a
+run; written when a photo or a film's frame is corrected in the review).
 
 Both can mirror IN, as OUT does: for ``IN/a/b.tif`` the reference is ``REF/a/b`` with any
 image extension, and the hints are ``HINTS/a/b.hints.json``. A missing one means "no
@@ -28,6 +29,7 @@ from ..colour.lab import rgb_to_lab
 from .discover import Job
 from .formats import IMAGE_EXTENSIONS
 from .read import ReadError
+from .write import write_atomic
 
 HINTS_SUFFIX = ".hints.json"
 REFERENCE_GRID = 64  # a reference is reduced to this square before its palette is taken
@@ -47,9 +49,14 @@ def reference_for(reference: Path, rel: Path) -> Path | None:
     return None
 
 
+def hints_path(hints_dir: Path, rel: Path) -> Path:
+    """``HINTS/a/b.hints.json``: where the hints of the input ``a/b.tif`` are."""
+    return hints_dir / rel.parent / (rel.stem + HINTS_SUFFIX)
+
+
 def hints_for(hints_dir: Path, rel: Path) -> Path | None:
-    """``HINTS/a/b.hints.json`` for the input ``a/b.tif``, if it exists."""
-    path = hints_dir / rel.parent / (rel.stem + HINTS_SUFFIX)
+    """:func:`hints_path` of the input ``rel``, if it exists."""
+    path = hints_path(hints_dir, rel)
     return path if path.is_file() else None
 
 
@@ -197,6 +204,38 @@ def read_film_hints(path: Path) -> dict[int, list[Hint]]:
             raise ReadError(f"{at}: frame {frame} is given twice")
         keyframes[frame] = _points(text, entry["points"], at, pos)
     return keyframes
+
+
+def write_hints(path: Path, hints: list[Hint]) -> None:
+    """Write a photo's hints file as :func:`read_hints` reads it, atomically; no hints: no
+    file."""
+    _write_or_remove(path, {"points": hints_json(hints)} if hints else None)
+
+
+def write_film_hints(path: Path, keyframes: dict[int, list[Hint]]) -> None:
+    """Write a video's hints file as :func:`read_film_hints` reads it, atomically; frames
+    without hints are left out, and no keyframes left: no file."""
+    frames = [
+        {"frame": i, "points": hints_json(keyframes[i])} for i in sorted(keyframes) if keyframes[i]
+    ]
+    _write_or_remove(path, {"frames": frames} if frames else None)
+
+
+def hints_json(hints: list[Hint]) -> list[dict[str, object]]:
+    """Hints as a hints file's ``points`` list (whole numbers without a fraction)."""
+    points = []
+    for h in hints:
+        x, y, radius = (int(v) if float(v).is_integer() else v for v in (h.x, h.y, h.radius))
+        points.append({"x": x, "y": y, "rgb": list(h.rgb), "radius": radius})
+    return points
+
+
+def _write_or_remove(path: Path, doc: dict | None) -> None:
+    if doc is None:
+        path.unlink(missing_ok=True)
+        return
+    text = json.dumps(doc, indent=1).encode()
+    write_atomic(path, lambda f: f.write(text), overwrite=True)
 
 
 def check_inside(hints: list[Hint], size: tuple[int, int], where: str = "hints") -> None:

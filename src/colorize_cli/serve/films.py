@@ -11,7 +11,6 @@ and its shot is coloured again through the command's own pipeline, so
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -19,13 +18,12 @@ import numpy as np
 
 from ..colour.hints import Hint
 from ..config import Options
-from ..files.controls import HINTS_SUFFIX, read_film_hints
+from ..files.controls import hints_path, read_film_hints, write_film_hints
 from ..files.discover import Job
 from ..files.formats import is_video_name
 from ..files.read import ReadError
 from ..files.sequences import mark_sequences
 from ..files.video import Frame, VideoReader
-from ..files.write import write_atomic
 from ..model.colorizer import Colorizer
 from ..results import DONE, Result
 from ..running.keyframes import plan_frames
@@ -49,7 +47,7 @@ def find_films(jobs: list[Job], src: Path, hints_dir: Path) -> dict[str, Film]:
         rel = job.source.relative_to(src)
         if job.sequence is None:
             if is_video_name(job.source.name):
-                hints = hints_dir / rel.parent / (rel.stem + HINTS_SUFFIX)
+                hints = hints_path(hints_dir, rel)
                 films[rel.as_posix()] = Film(rel.as_posix(), (job,), (), hints)
             continue
         key = Path(job.sequence).relative_to(src).as_posix()
@@ -87,20 +85,7 @@ def save_video_hints(film: Film, index: int, hints: list[Hint]) -> None:
     assert film.hints is not None
     keyed = read_film_hints(film.hints) if film.hints.is_file() else {}
     keyed[index] = hints
-    frames = [
-        {"frame": i, "points": [point_json(h) for h in keyed[i]]} for i in sorted(keyed) if keyed[i]
-    ]
-    if not frames:
-        film.hints.unlink(missing_ok=True)
-        return
-    text = json.dumps({"frames": frames}, indent=1).encode()
-    write_atomic(film.hints, lambda f: f.write(text), overwrite=True)
-
-
-def point_json(h: Hint) -> dict[str, object]:
-    """A hint as a hints file writes it (whole numbers without a fraction)."""
-    plain = [int(v) if float(v).is_integer() else v for v in (h.x, h.y, h.radius)]
-    return {"x": plain[0], "y": plain[1], "rgb": list(h.rgb), "radius": plain[2]}
+    write_film_hints(film.hints, keyed)
 
 
 def colour_shot(

@@ -28,7 +28,6 @@ file from ``colorize IN OUT --hints DIR --overwrite``: both run the same stages.
 from __future__ import annotations
 
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,15 +38,20 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..colour.hints import Hint
 from ..config import DEFAULT_CHECK_BELOW
-from ..files.controls import HINTS_SUFFIX, check_inside, parse_hints, with_controls
+from ..files.controls import (
+    check_inside,
+    hints_json,
+    hints_path,
+    parse_hints,
+    with_controls,
+    write_hints,
+)
 from ..files.discover import Job, discover
 from ..files.formats import is_video_name
 from ..files.manifest import read_manifest
 from ..files.read import ReadError, read_image
 from ..files.video import frame_count
-from ..files.write import write_atomic
 from ..model.colorizer import Colorizer
 from ..running.stages import Hinted, colour_and_write, prepare
 from .batcher import Batcher
@@ -56,7 +60,6 @@ from .films import (
     Film,
     colour_shot,
     find_films,
-    point_json,
     save_video_hints,
     video_frame,
     video_hints,
@@ -108,7 +111,7 @@ class Review:
         for job in jobs:
             rel = job.source.relative_to(src).as_posix()
             if not is_video_name(job.source.name):  # a film's frames are pairs too
-                hints = hints_dir / Path(rel).parent / (Path(rel).stem + HINTS_SUFFIX)
+                hints = hints_path(hints_dir, Path(rel))
                 self.pairs[rel] = Pair(rel, job, hints)
             film = self._framed.get(rel)
             if film is None or film.frames[0] == rel:
@@ -273,7 +276,7 @@ class Review:
                 raise BadRequest(400, str(exc)) from None
             film = self._framed.get(pair.path)
             if film is not None:  # a keyframe: its shot is coloured again with it
-                await run_in_threadpool(_save_hints, pair.hints, hints)
+                await run_in_threadpool(write_hints, pair.hints, hints)
                 frame = film.frames.index(pair.path)
                 done = await self._colour_shot(film, frame)
                 return JSONResponse(
@@ -283,7 +286,7 @@ class Review:
             ab = self.colorizer.decode(logits[None])[0]
             job, decoded, hinted = pair.job, prepared.decoded, Hinted(hints, features)
             await run_in_threadpool(colour_and_write, job, decoded, ab, hinted, self.fmt, True)
-            await run_in_threadpool(_save_hints, pair.hints, hints)
+            await run_in_threadpool(write_hints, pair.hints, hints)
             return JSONResponse({**self.describe(pair.path), "points": len(hints)})
 
         async def video_input(request: Request) -> Response:
@@ -298,7 +301,7 @@ class Review:
                 hints = await run_in_threadpool(video_hints, film, index)
             except ReadError as exc:
                 raise BadRequest(400, str(exc)) from None
-            return JSONResponse({"points": [point_json(h) for h in hints]})
+            return JSONResponse({"points": hints_json(hints)})
 
         async def video_correct(request: Request) -> Response:
             film, index = self._video_frame(request)
@@ -364,12 +367,3 @@ def _png(im: Image.Image, side: float | None) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG", compress_level=1)
     return buf.getvalue()
-
-
-def _save_hints(path: Path, hints: list[Hint]) -> None:
-    """The hints as the command reads them, written atomically; none: no file."""
-    if not hints:
-        path.unlink(missing_ok=True)
-        return
-    text = json.dumps({"points": [point_json(h) for h in hints]}, indent=1).encode()
-    write_atomic(path, lambda f: f.write(text), overwrite=True)
